@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# What CI runs: install, build (Release), run every test label; then a Debug build with
+# AddressSanitizer + UndefinedBehaviorSanitizer running the unit tests. Non-zero on failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=${VIGIL_JOBS:-$(nproc)}
+
+bash scripts/bootstrap.sh
+
+echo "== Release build"
+cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build/release -j"$jobs"
+echo "== Release: unit, integration and e2e tests"
+ctest --test-dir build/release --output-on-failure -j"$jobs" -L 'unit|integration|e2e'
+
+echo "== Debug + ASan/UBSan build"
+cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DVIGIL_SANITIZE=ON -DVIGIL_BUILD_BENCH=OFF >/dev/null
+cmake --build build/asan -j"$jobs"
+echo "== ASan/UBSan: unit tests"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --test-dir build/asan --output-on-failure -j"$jobs" -L unit
