@@ -1,0 +1,52 @@
+#pragma once
+// Typed Ethereum JSON-RPC. Strategies see this interface only (read-only use); the agent
+// uses the implementation over several endpoints (chain/rpc_provider.hpp), and unit tests
+// of pure policy may use a fake.
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "chain/asio.hpp"
+#include "chain/result.hpp"
+#include "chain/rpc_error.hpp"
+#include "chain/rpc_types.hpp"
+
+namespace vigil {
+
+template <class T>
+using RpcResult = Result<T, rpc::Failure>;
+
+class Provider {
+public:
+    virtual ~Provider() = default;
+
+    virtual Task<RpcResult<uint64_t>> chain_id() = 0;
+    virtual Task<RpcResult<uint64_t>> block_number() = 0;
+    /// nullopt when the node does not know the block.
+    virtual Task<RpcResult<std::optional<BlockHeader>>> get_block(BlockId block) = 0;
+    /// Logs in [from_block, to_block], split into smaller ranges when the node refuses a
+    /// range or caps results, and when the range exceeds the configured maximum. The result
+    /// is the same as one unrestricted query: ordered by (block_number, log_index).
+    virtual Task<RpcResult<std::vector<Log>>> get_logs(const LogFilter& filter, uint64_t from_block,
+                                                       uint64_t to_block) = 0;
+    /// eth_call; a revert is a Failure of kind rpc_error whose rpc.data holds the revert
+    /// bytes (decode them with chain/abi.hpp).
+    virtual Task<RpcResult<Bytes>> call(const CallRequest& request, BlockId block,
+                                        std::span<const StateOverride> overrides = {}) = 0;
+    /// Many eth_calls as one JSON-RPC batch (one round trip); one result per request.
+    virtual Task<std::vector<RpcResult<Bytes>>> call_batch(std::span<const CallRequest> requests,
+                                                           BlockId block) = 0;
+    virtual Task<RpcResult<uint64_t>> estimate_gas(const CallRequest& request, BlockId block) = 0;
+    virtual Task<RpcResult<FeeHistory>> fee_history(uint64_t block_count, BlockId newest,
+                                                    std::span<const double> percentiles) = 0;
+    virtual Task<RpcResult<u256>> max_priority_fee() = 0;
+    virtual Task<RpcResult<uint64_t>> get_transaction_count(const Address& account, BlockId block) = 0;
+    /// Never retried on another endpoint unless the first certainly did not receive it
+    /// (Failure::not_sent); a timeout is returned to the caller, who knows the tx hash.
+    virtual Task<RpcResult<Hash32>> send_raw_transaction(BytesView raw) = 0;
+    /// nullopt while the transaction is not mined.
+    virtual Task<RpcResult<std::optional<Receipt>>> get_transaction_receipt(const Hash32& tx_hash) = 0;
+    virtual Task<RpcResult<Bytes>> get_code(const Address& account, BlockId block) = 0;
+};
+
+}  // namespace vigil
