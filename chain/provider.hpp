@@ -29,6 +29,13 @@ public:
     /// is the same as one unrestricted query: ordered by (block_number, log_index).
     virtual Task<RpcResult<std::vector<Log>>> get_logs(const LogFilter& filter, uint64_t from_block,
                                                        uint64_t to_block) = 0;
+    /// Logs of exactly the block with this hash (eth_getLogs with `blockHash`, EIP-234),
+    /// in log_index order. Unlike a range query it cannot mix two forks during a reorg,
+    /// so the BlockTracker uses it to pair each header with its own logs. A hash the node
+    /// does not know is a Failure of kind rpc_error (geth and anvil: -32000 "unknown
+    /// block"), not an empty list.
+    virtual Task<RpcResult<std::vector<Log>>> get_block_logs(const LogFilter& filter,
+                                                             const Hash32& block_hash) = 0;
     /// eth_call; a revert is a Failure of kind rpc_error whose rpc.data holds the revert
     /// bytes (decode them with chain/abi.hpp).
     virtual Task<RpcResult<Bytes>> call(const CallRequest& request, BlockId block,
