@@ -1,8 +1,8 @@
 // `vigil abi encode SIG ARGS...` and `vigil abi decode [--input] SIG HEX`: the same text
 // in and out as `cast abi-encode` / `cast abi-decode`, so operators can check one
-// against the other. Differences from cast (all stricter) are listed in
-// chain/abi_text.hpp; in addition `decode --input` checks the selector, where cast
-// skips 4 bytes whatever they are.
+// against the other. As in cast, decode reads the signature's output types, or its
+// input types with --input (the data then holds the arguments, without a selector).
+// Differences from cast (all stricter) are listed in chain/abi_text.hpp.
 #include <ostream>
 #include <string>
 
@@ -56,10 +56,10 @@ int decode(std::span<const std::string_view> args, std::ostream& out, std::ostre
     if (!input && fn->outputs.components.empty())
         return usage_error(err, "decode",
                            "signature has no output types to decode: write them as f(...)(types), "
-                           "or pass --input to decode calldata");
+                           "or pass --input to decode its input types");
     auto data = parse_hex(args[1], HexPrefix::optional);
     if (!data) return usage_error(err, "decode", "data: " + data.error().to_string());
-    auto values = input ? abi::decode_call(*fn, *data) : abi::decode_params(fn->outputs, *data);
+    auto values = abi::decode_params(input ? fn->inputs : fn->outputs, *data);
     if (!values) return usage_error(err, "decode", "data: " + values.error().to_string());
     std::string text;
     for (const auto& v : *values) {
@@ -79,7 +79,7 @@ int abi_command(std::span<const std::string_view> args, std::ostream& out, std::
     }
     if (args[0] == "encode") return encode(args.subspan(1), out, err);
     if (args[0] == "decode") return decode(args.subspan(1), out, err);
-    err << "vigil abi: unknown subcommand '" << args[0] << "'\n" << kAbiUsage << "\n";
+    err << "vigil abi: unknown subcommand '" << args[0] << "'; " << kAbiUsage << "\n";
     return kUsage;
 }
 
