@@ -14,6 +14,7 @@ enum class KeyErrc {
     unsupported_keystore, ///< a kdf/cipher/version vigil does not implement
     missing_env,          ///< the named environment variable is not set
     io,                   ///< a file could not be read or written
+    entropy_unavailable,  ///< the system's random generator failed (new keys, salts, IVs)
 };
 std::string_view to_string(KeyErrc e) noexcept;
 
