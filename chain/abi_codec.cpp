@@ -371,15 +371,11 @@ Result<std::vector<AbiValue>, AbiFailure> decode_log(const Event& event, std::sp
                                                      BytesView data) {
     const auto& params = event.inputs.components;
     const std::size_t first = event.anonymous ? 0 : 1;
-    const auto n_indexed = static_cast<std::size_t>(std::count(event.indexed.begin(), event.indexed.end(), true));
+    const std::size_t n_indexed = params.size() - event.data_inputs.components.size();
     if (topics.size() != first + n_indexed) return unexpected(AbiFailure{AbiError::topic_count, topics.size()});
     if (!event.anonymous && topics[0] != event.topic0) return unexpected(AbiFailure{AbiError::topic_mismatch, 0});
 
-    // The data part is the tuple of the non-indexed inputs.
-    std::vector<AbiType> data_types;
-    data_types.reserve(params.size() - n_indexed);
-    for (std::size_t i = 0; i < params.size(); ++i)
-        if (!event.indexed[i]) data_types.push_back(params[i]);
+    const auto& data_types = event.data_inputs.components;
     auto from_data = Decoder(data, 0).seq({data_types.data(), false}, data_types.size(), 0, 0);
     if (!from_data) return unexpected(from_data.error());
 

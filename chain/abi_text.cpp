@@ -158,14 +158,14 @@ private:
         long exponent = 0;
         if (peek() == 'e' || peek() == 'E') {
             // Only a complete exponent counts; otherwise the 'e' is left for the unit
-            // (where it fails), as alloy's optional parser backtracks.
+            // (where it fails), as alloy's optional parser backtracks. The value
+            // saturates: any exponent beyond 10^6 fails the range checks below anyway.
             std::size_t p = pos_ + 1;
             const bool negative = p < s_.size() && s_[p] == '-';
             if (p < s_.size() && (s_[p] == '-' || s_[p] == '+')) ++p;
             const std::size_t e_digits = p;
-            while (p < s_.size() && is_digit(s_[p]) && p - e_digits < 6) exponent = exponent * 10 + (s_[p++] - '0');
+            for (; p < s_.size() && is_digit(s_[p]); ++p) exponent = std::min(exponent * 10 + (s_[p] - '0'), 1'000'000L);
             if (p > e_digits) {
-                if (p < s_.size() && is_digit(s_[p])) return unexpected(fail_at(AbiError::number_overflow, at));
                 pos_ = p;
                 if (negative) exponent = -exponent;
             } else {

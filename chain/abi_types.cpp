@@ -237,6 +237,10 @@ public:
         const auto n_indexed = std::count(e.indexed.begin(), e.indexed.end(), true);
         if (n_indexed > (e.anonymous ? 4 : 3))
             return unexpected(AbiFailure{AbiError::too_many_indexed, list_at});
+        std::vector<AbiType> data;
+        for (std::size_t i = 0; i < e.indexed.size(); ++i)
+            if (!e.indexed[i]) data.push_back(e.inputs.components[i]);
+        e.data_inputs = make_tuple(std::move(data));
         e.topic0 = keccak256(e.signature());
         return e;
     }

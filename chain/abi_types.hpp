@@ -138,13 +138,15 @@ struct Function {
     std::string signature() const;
 };
 
-/// An event. `topic0` is keccak256(signature()), computed by the parser.
+/// An event. `data_inputs` and `topic0` are derived from the inputs by parse_event, so
+/// decoding a log copies and hashes nothing.
 struct Event {
     std::string name;
     AbiType inputs = make_tuple({});
     std::vector<std::string> names;
     std::vector<bool> indexed;  ///< one flag per input
     bool anonymous = false;     ///< anonymous events have no topic0
+    AbiType data_inputs = make_tuple({});  ///< the non-indexed inputs: the layout of the log's data
     Hash32 topic0{};
 
     std::string signature() const;
