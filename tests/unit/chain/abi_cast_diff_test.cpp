@@ -33,6 +33,8 @@ uint64_t seed() {
 
 // ---- batched cast ------------------------------------------------------------------
 
+// Strings here are built with separate appends: GCC 12 at -O2 reports a bogus
+// -Wrestrict for `"literal" + std::string&&`.
 std::string shell_quote(std::string_view s) {
     std::string out = "'";
     for (char c : s) {
@@ -42,19 +44,26 @@ std::string shell_quote(std::string_view s) {
     return out + "'";
 }
 
-constexpr std::string_view kMarker = "@@vigil-end@@";
+constexpr std::string_view kMarker = "@@vigil-end@@ ";
 
-// Runs every invocation (arguments after `cast`) and returns each one's stdout without
-// its trailing newline, or "CAST FAILED: <stderr>" when cast exited non-zero.
+// Runs every invocation (arguments after `cast`) and returns each one's output (stdout
+// and stderr) without its trailing newline, prefixed "CAST FAILED: " when cast exited
+// non-zero. Each call is followed by a marker line carrying its exit status, so no
+// subshell is needed per call.
 std::vector<std::string> run_cast_batch(const std::vector<std::vector<std::string>>& calls) {
     const std::string cast = test::tool_path("cast");
     constexpr std::size_t kWorkers = 2;
     std::vector<std::string> scripts(kWorkers);
     for (std::size_t i = 0; i < calls.size(); ++i) {
         std::string& script = scripts[i % kWorkers];
-        script += "if ! out=$(" + shell_quote(cast);
-        for (const auto& a : calls[i]) script += " " + shell_quote(a);
-        script += " 2>&1); then out=\"CAST FAILED: $out\"; fi; printf '%s\\n" + std::string(kMarker) + "\\n' \"$out\"\n";
+        script += shell_quote(cast);
+        for (const auto& a : calls[i]) {
+            script += ' ';
+            script += shell_quote(a);
+        }
+        script += " 2>&1; echo; echo \"";
+        script += kMarker;
+        script += "$?\"\n";
     }
     std::vector<std::future<test::RunResult>> runs;
     for (const auto& script : scripts)
@@ -64,10 +73,20 @@ std::vector<std::string> run_cast_batch(const std::vector<std::vector<std::strin
         const test::RunResult res = r.get();
         if (res.exit_code != 0) throw std::runtime_error("cast batch script failed: " + res.err);
         std::vector<std::string> outs;
+        std::string current;
         std::size_t at = 0;
-        const std::string sep = "\n" + std::string(kMarker) + "\n";
-        for (std::size_t end; (end = res.out.find(sep, at)) != std::string::npos; at = end + sep.size())
-            outs.push_back(res.out.substr(at, end - at));
+        for (std::size_t nl; (nl = res.out.find('\n', at)) != std::string::npos; at = nl + 1) {
+            const std::string_view line(res.out.data() + at, nl - at);
+            if (!line.starts_with(kMarker)) {
+                current.append(line);
+                current += '\n';
+                continue;
+            }
+            // cast's own trailing newline plus the one echoed before the marker.
+            while (!current.empty() && current.back() == '\n') current.pop_back();
+            outs.push_back(line.substr(kMarker.size()) == "0" ? current : "CAST FAILED: " + current);
+            current.clear();
+        }
         per_worker.push_back(std::move(outs));
     }
     std::vector<std::string> out;
@@ -104,7 +123,10 @@ public:
             default: {
                 std::string t = chance(15) ? "tuple(" : "(";
                 const std::size_t n = 1 + below(3);
-                for (std::size_t i = 0; i < n; ++i) t += (i ? "," : "") + type_text(depth + 1);
+                for (std::size_t i = 0; i < n; ++i) {
+                    if (i > 0) t += ',';
+                    t += type_text(depth + 1);
+                }
                 return t + ")";
             }
         }
@@ -257,7 +279,10 @@ std::vector<Case> make_cases(Generator& g, std::size_t n) {
         Case c;
         const std::size_t params = 1 + g.below(4);
         std::string types;
-        for (std::size_t i = 0; i < params; ++i) types += (i ? "," : "") + g.type_text(0);
+        for (std::size_t i = 0; i < params; ++i) {
+            if (i > 0) types += ',';
+            types += g.type_text(0);
+        }
         c.signature = "f(" + types + ")";
         c.outputs = "f()(" + types + ")";
         auto fn = parse_function(c.signature);
@@ -275,7 +300,10 @@ std::vector<Case> make_cases(Generator& g, std::size_t n) {
 
 std::string describe(const Case& c) {
     std::string s = "cast abi-encode " + shell_quote(c.signature);
-    for (const auto& t : c.texts) s += " " + shell_quote(t);
+    for (const auto& t : c.texts) {
+        s += ' ';
+        s += shell_quote(t);
+    }
     return s;
 }
 
