@@ -1,0 +1,294 @@
+#include "chain/block_stream.hpp"
+
+#include <algorithm>
+#include <cassert>
+#include <deque>
+#include <random>
+#include <utility>
+
+#include "chain/json_rpc.hpp"
+
+namespace vigil {
+
+namespace {
+
+using std::chrono::milliseconds;
+
+/// Exponential backoff with jitter: d doubles from `min` to `max`, each wait is drawn
+/// from [d/2, d].
+class Backoff {
+public:
+    Backoff(milliseconds min, milliseconds max) : min_(min), max_(std::max(min, max)), next_(min) {}
+    milliseconds next(std::mt19937_64& rng) {
+        const milliseconds d = next_;
+        next_ = std::min(max_, next_ * 2);
+        std::uniform_int_distribution<milliseconds::rep> jitter(d.count() / 2, d.count());
+        return milliseconds(jitter(rng));
+    }
+    void reset() { next_ = min_; }
+
+private:
+    milliseconds min_, max_, next_;
+};
+
+/// More heads than this waiting for the tracker means it is far behind (a long
+/// backfill): older hints are dropped, the tracker fills them in by number anyway.
+constexpr std::size_t kMaxQueuedHeads = 1024;
+
+}  // namespace
+
+std::string_view to_string(StreamNotice::Kind kind) noexcept {
+    switch (kind) {
+        case StreamNotice::Kind::connected:
+            return "connected";
+        case StreamNotice::Kind::disconnected:
+            return "disconnected";
+        case StreamNotice::Kind::fetch_failed:
+            return "fetch_failed";
+        case StreamNotice::Kind::deep_reorg:
+            return "deep_reorg";
+    }
+    return "unknown";
+}
+
+class BlockStream::Impl : public std::enable_shared_from_this<Impl> {
+public:
+    Impl(net::any_io_executor executor, Provider& provider, BlockStreamOptions options,
+         std::function<void(const BlockEvent&)> on_event,
+         std::function<void(const StreamNotice&)> on_notice)
+        : executor_(executor),
+          provider_(provider),
+          options_(std::move(options)),
+          on_event_(std::move(on_event)),
+          on_notice_(std::move(on_notice)),
+          tracker_(provider_, options_.tracker,
+                   BlockTracker::Callbacks{[this](const BlockEvent& e) { deliver(e); },
+                                           [this](const DeepReorg& d) { deep_reorg(d); }}),
+          wake_(executor),
+          retry_timer_(executor),
+          reconnect_timer_(executor),
+          ws_down_signal_(executor),
+          poll_timer_(executor),
+          rng_(std::random_device{}()),
+          sync_backoff_(options_.retry_min, options_.retry_max),
+          reconnect_backoff_(options_.retry_min, options_.retry_max) {
+        if (options_.start_block) tracker_.start_at(*options_.start_block);
+    }
+
+    void start() {
+        auto self = shared_from_this();
+        net::co_spawn(executor_, sync_loop(self), net::detached);
+        if (options_.ws_url.empty()) {
+            net::co_spawn(executor_, poll_loop(self), net::detached);
+            return;
+        }
+        ws_ = std::make_unique<rpc::WsTransport>(executor_, options_.ws_url, options_.ws);
+        std::weak_ptr<Impl> weak = self;
+        ws_->set_closed_handler([weak](const rpc::Failure& why) {
+            if (auto me = weak.lock()) me->on_ws_down(why);
+        });
+        net::co_spawn(executor_, ws_loop(self), net::detached);
+    }
+
+    void stop() {
+        if (stopped_) return;
+        stopped_ = true;
+        if (ws_) ws_->close();
+        for (net::steady_timer* t :
+             {&wake_, &retry_timer_, &reconnect_timer_, &ws_down_signal_, &poll_timer_}) {
+            t->cancel();
+        }
+    }
+
+private:
+    void deliver(const BlockEvent& e) {
+        if (!stopped_ && on_event_) on_event_(e);
+    }
+    void notice(StreamNotice n) {
+        if (!stopped_ && on_notice_) on_notice_(n);
+    }
+    void deep_reorg(const DeepReorg& d) {
+        notice({StreamNotice::Kind::deep_reorg,
+                "no common block in the last " + std::to_string(options_.tracker.depth) +
+                    " (old tip " + std::to_string(d.old_tip.number) + ", new block " +
+                    std::to_string(d.new_block.number) + "): restarting at the new block",
+                d});
+    }
+
+    void request_catch_up() {
+        catch_up_ = true;
+        wake_.cancel();
+    }
+
+    void on_head(BlockHeader head) {
+        if (heads_.size() == kMaxQueuedHeads) heads_.pop_front();
+        heads_.push_back(std::move(head));
+        wake_.cancel();
+    }
+
+    void on_ws_down(const rpc::Failure& why) {
+        ws_down_ = true;
+        ws_down_reason_ = why.to_string();
+        ws_down_signal_.cancel();
+    }
+
+    /// Waits on `timer` for `d`, or until it is cancelled (stop, a wake-up).
+    static Task<void> sleep(net::steady_timer& timer, milliseconds d) {
+        timer.expires_after(d);
+        boost::system::error_code ec;
+        co_await timer.async_wait(net::redirect_error(net::use_awaitable, ec));
+    }
+
+    /// The only caller of the tracker, so heads reach it one at a time, in arrival order.
+    Task<void> sync_loop([[maybe_unused]] std::shared_ptr<Impl> self) {
+        while (!stopped_) {
+            if (catch_up_) {
+                catch_up_ = false;
+                auto latest = co_await provider_.get_block(BlockTag::latest);
+                if (stopped_) co_return;
+                if (latest && *latest) {
+                    heads_.push_back(std::move(**latest));
+                } else {
+                    notice({StreamNotice::Kind::fetch_failed,
+                            "latest block: " + (latest ? std::string("node returned null")
+                                                       : latest.error().to_string()),
+                            std::nullopt});
+                    co_await sleep(retry_timer_, sync_backoff_.next(rng_));
+                    catch_up_ = true;
+                    continue;
+                }
+            }
+            if (heads_.empty()) {
+                wake_.expires_at(net::steady_timer::time_point::max());
+                boost::system::error_code ec;
+                co_await wake_.async_wait(net::redirect_error(net::use_awaitable, ec));
+                continue;
+            }
+            BlockHeader head = std::move(heads_.front());
+            heads_.pop_front();
+            auto advanced = co_await tracker_.advance(std::move(head));
+            if (stopped_) co_return;
+            if (advanced) {
+                sync_backoff_.reset();
+                continue;
+            }
+            notice({StreamNotice::Kind::fetch_failed, advanced.error().to_string(), std::nullopt});
+            co_await sleep(retry_timer_, sync_backoff_.next(rng_));
+            // A later head redoes the failed work; without one, ask the node where it is.
+            if (heads_.empty()) catch_up_ = true;
+        }
+    }
+
+    Task<void> ws_loop([[maybe_unused]] std::shared_ptr<Impl> self) {
+        while (!stopped_) {
+            ws_down_ = false;
+            auto connected = co_await ws_->connect();
+            if (stopped_) co_return;
+            if (connected) {
+                // A named handler, not a lambda in the co_await expression: g++ 12
+                // destroys the captures of such a closure twice (a weak_ptr here).
+                rpc::NotificationHandler on_head =
+                    [weak = std::weak_ptr<Impl>(self)](std::string_view result) {
+                        if (auto me = weak.lock()) me->on_notification(result);
+                    };
+                auto subscribed = co_await ws_->subscribe(R"(["newHeads"])", std::move(on_head));
+                if (stopped_) co_return;
+                if (subscribed) {
+                    reconnect_backoff_.reset();
+                    notice({StreamNotice::Kind::connected, ws_->endpoint(), std::nullopt});
+                    // Heads from now on arrive as notifications; everything before them
+                    // (the outage, or the start point) is reached from the latest block.
+                    request_catch_up();
+                    while (!ws_down_ && !stopped_) {
+                        ws_down_signal_.expires_at(net::steady_timer::time_point::max());
+                        boost::system::error_code ec;
+                        co_await ws_down_signal_.async_wait(
+                            net::redirect_error(net::use_awaitable, ec));
+                    }
+                    if (stopped_) co_return;
+                    notice({StreamNotice::Kind::disconnected, ws_down_reason_, std::nullopt});
+                } else {
+                    ws_->close();
+                    notice({StreamNotice::Kind::disconnected,
+                            "subscribe: " + subscribed.error().to_string(), std::nullopt});
+                }
+            } else {
+                notice({StreamNotice::Kind::disconnected, connected.error().to_string(),
+                        std::nullopt});
+            }
+            // Keep blocks flowing over HTTP while the websocket is down.
+            request_catch_up();
+            co_await sleep(reconnect_timer_, reconnect_backoff_.next(rng_));
+        }
+    }
+
+    void on_notification(std::string_view result) {
+        auto head = rpc::decode<BlockHeader>(result, "params.result");
+        if (head) return on_head(std::move(*head));
+        // Unreadable head: the block is still reached through the next head or this
+        // catch-up; say so, since a node sending such heads needs attention.
+        notice({StreamNotice::Kind::fetch_failed, "newHeads: " + head.error().to_string(),
+                std::nullopt});
+        request_catch_up();
+    }
+
+    Task<void> poll_loop([[maybe_unused]] std::shared_ptr<Impl> self) {
+        std::optional<uint64_t> last_seen;
+        while (!stopped_) {
+            auto number = co_await provider_.block_number();
+            if (stopped_) co_return;
+            // Any change, down included (a reorg to a shorter chain), is worth a look.
+            if (number && *number != last_seen) {
+                last_seen = *number;
+                request_catch_up();
+            } else if (!number) {
+                notice({StreamNotice::Kind::fetch_failed,
+                        "eth_blockNumber: " + number.error().to_string(), std::nullopt});
+            }
+            co_await sleep(poll_timer_, options_.poll_interval);
+        }
+    }
+
+    net::any_io_executor executor_;
+    Provider& provider_;
+    BlockStreamOptions options_;
+    std::function<void(const BlockEvent&)> on_event_;
+    std::function<void(const StreamNotice&)> on_notice_;
+    BlockTracker tracker_;
+    std::unique_ptr<rpc::WsTransport> ws_;
+
+    std::deque<BlockHeader> heads_;  ///< head hints not yet given to the tracker
+    bool catch_up_ = true;           ///< ask the HTTP node for its latest block next
+    net::steady_timer wake_;         ///< the sync loop sleeps on it while idle
+    net::steady_timer retry_timer_;
+    net::steady_timer reconnect_timer_;
+    net::steady_timer ws_down_signal_;
+    net::steady_timer poll_timer_;
+    bool ws_down_ = false;
+    std::string ws_down_reason_;
+    bool stopped_ = false;
+    std::mt19937_64 rng_;
+    Backoff sync_backoff_;
+    Backoff reconnect_backoff_;
+};
+
+BlockStream::BlockStream(net::any_io_executor executor, Provider& provider,
+                         BlockStreamOptions options,
+                         std::function<void(const BlockEvent&)> on_event,
+                         std::function<void(const StreamNotice&)> on_notice)
+    : impl_(std::make_shared<Impl>(std::move(executor), provider, std::move(options),
+                                   std::move(on_event), std::move(on_notice))) {}
+
+BlockStream::~BlockStream() {
+    impl_->stop();
+}
+
+void BlockStream::start() {
+    impl_->start();
+}
+
+void BlockStream::stop() {
+    impl_->stop();
+}
+
+}  // namespace vigil
