@@ -52,7 +52,8 @@ struct Fixture {
         run_until_done([this]() -> Task<void> {
             auto connected = co_await ws.connect();
             if (!connected) throw std::runtime_error(connected.error().to_string());
-            auto sub = co_await ws.subscribe(R"(["newHeads"])", [this](std::string_view result) {
+            // Named, not a lambda inside co_await: g++ 12 destroys such captures twice.
+            rpc::NotificationHandler on_head = [this](std::string_view result) {
                 const auto invoked = Clock::now();
                 auto header = rpc::decode<BlockHeader>(result);
                 const auto decoded = Clock::now();
@@ -61,7 +62,8 @@ struct Fixture {
                 to_header_us.push_back(micros(decoded - ws.frame_received_at()));
                 last_notification = result;
                 got = true;
-            });
+            };
+            auto sub = co_await ws.subscribe(R"(["newHeads"])", std::move(on_head));
             if (!sub) throw std::runtime_error(sub.error().to_string());
         });
     }
