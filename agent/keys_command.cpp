@@ -44,8 +44,8 @@ bool is_known_flag(std::string_view arg) {
 /// Parses `--name value` pairs; `allow_key_env` only for import. Returns the usage error,
 /// which quotes an argument only when it is one of our flag names: a key pasted in the
 /// wrong place must not be echoed to the terminal or a log.
-std::optional<std::string> parse_options(std::span<const std::string_view> args,
-                                         bool allow_key_env, Options& opts) {
+std::optional<std::string> parse_options(std::span<const std::string_view> args, bool allow_key_env,
+                                         Options& opts) {
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string_view flag = args[i];
         if (!is_known_flag(flag))
@@ -72,7 +72,8 @@ std::optional<std::string> parse_options(std::span<const std::string_view> args,
 Result<keys::SecretKey, keys::KeyError> import_key(const Options& opts, std::istream& in) {
     if (opts.key_env) return keys::read_key_env(*opts.key_env);
     std::string line;
-    line.reserve(256);  // room for a key and stray whitespace, so the string never regrows
+    // A key with stray whitespace fits, so a regrow does not leave a copy of it behind.
+    line.reserve(256);
     std::getline(in, line);
     std::string_view text = line;
     const auto first = text.find_first_not_of(" \t\r\n");
@@ -128,10 +129,10 @@ int keys_command(std::span<const std::string_view> args, std::istream& in, std::
     }
     if (command == "address") {
         if (rest.size() != 1) return usage_error(command, "expected exactly one FILE", err);
-        const auto address = keys::read_keystore_file(std::string(rest[0]))
-                                 .and_then([](const std::string& text) {
-                                     return keys::keystore_address(text);
-                                 });
+        const auto address =
+            keys::read_keystore_file(std::string(rest[0])).and_then([](const std::string& text) {
+                return keys::keystore_address(text);
+            });
         if (!address) {
             err << "vigil keys address: " << address.error().to_string() << "\n";
             return kFailure;

@@ -19,7 +19,9 @@ namespace {
 // anvil's first development key: public, test-only.
 constexpr const char* kKeyHex = "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 
-keys::SecretKey bench_key() { return *keys::parse_private_key(kKeyHex); }
+keys::SecretKey bench_key() {
+    return *keys::parse_private_key(kKeyHex);
+}
 
 /// A different digest per iteration, so that each signature draws a new RFC 6979 nonce as
 /// the transactions below do.
@@ -45,8 +47,8 @@ void secp256k1_sign_recoverable(benchmark::State& state) {
                                          nullptr);
         std::array<uint8_t, 64> compact;
         int recovery_id = 0;
-        secp256k1_ecdsa_recoverable_signature_serialize_compact(ctx, compact.data(),
-                                                                &recovery_id, &sig);
+        secp256k1_ecdsa_recoverable_signature_serialize_compact(ctx, compact.data(), &recovery_id,
+                                                                &sig);
         benchmark::DoNotOptimize(compact);
         benchmark::DoNotOptimize(recovery_id);
     }

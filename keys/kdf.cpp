@@ -40,10 +40,10 @@ void salsa20_8_xor(uint32_t* b, const uint32_t* x) noexcept {
     uint32_t x0 = j0, x1 = j1, x2 = j2, x3 = j3, x4 = j4, x5 = j5, x6 = j6, x7 = j7, x8 = j8,
              x9 = j9, x10 = j10, x11 = j11, x12 = j12, x13 = j13, x14 = j14, x15 = j15;
 #define VIGIL_ROTL(v, n) (((v) << (n)) | ((v) >> (32 - (n))))
-#define VIGIL_QUARTER(a, b, c, d)     \
-    b ^= VIGIL_ROTL(a + d, 7);        \
-    c ^= VIGIL_ROTL(b + a, 9);        \
-    d ^= VIGIL_ROTL(c + b, 13);       \
+#define VIGIL_QUARTER(a, b, c, d) \
+    b ^= VIGIL_ROTL(a + d, 7);    \
+    c ^= VIGIL_ROTL(b + a, 9);    \
+    d ^= VIGIL_ROTL(c + b, 13);   \
     a ^= VIGIL_ROTL(d + c, 18)
     for (int round = 0; round < 8; round += 2) {
         // Columns, then rows (Salsa20 specification, section 4).
@@ -58,10 +58,22 @@ void salsa20_8_xor(uint32_t* b, const uint32_t* x) noexcept {
     }
 #undef VIGIL_QUARTER
 #undef VIGIL_ROTL
-    b[0] = x0 + j0; b[1] = x1 + j1; b[2] = x2 + j2; b[3] = x3 + j3;
-    b[4] = x4 + j4; b[5] = x5 + j5; b[6] = x6 + j6; b[7] = x7 + j7;
-    b[8] = x8 + j8; b[9] = x9 + j9; b[10] = x10 + j10; b[11] = x11 + j11;
-    b[12] = x12 + j12; b[13] = x13 + j13; b[14] = x14 + j14; b[15] = x15 + j15;
+    b[0] = x0 + j0;
+    b[1] = x1 + j1;
+    b[2] = x2 + j2;
+    b[3] = x3 + j3;
+    b[4] = x4 + j4;
+    b[5] = x5 + j5;
+    b[6] = x6 + j6;
+    b[7] = x7 + j7;
+    b[8] = x8 + j8;
+    b[9] = x9 + j9;
+    b[10] = x10 + j10;
+    b[11] = x11 + j11;
+    b[12] = x12 + j12;
+    b[13] = x13 + j13;
+    b[14] = x14 + j14;
+    b[15] = x15 + j15;
 }
 
 /// scryptBlockMix (RFC 7914 section 4): `in` is 2r Salsa blocks; writes `out`, which must
@@ -114,11 +126,10 @@ void pbkdf2_hmac_sha256(BytesView password, BytesView salt, uint32_t iterations,
     assert(password.size() <= INT_MAX && salt.size() <= INT_MAX && out.size() <= INT_MAX);
     // OpenSSL wants a char* password; an empty span may have a null data pointer.
     static const char kEmpty = 0;
-    const char* pass =
-        password.empty() ? &kEmpty : reinterpret_cast<const char*>(password.data());
+    const char* pass = password.empty() ? &kEmpty : reinterpret_cast<const char*>(password.data());
     if (PKCS5_PBKDF2_HMAC(pass, static_cast<int>(password.size()), salt.data(),
-                          static_cast<int>(salt.size()), static_cast<int>(iterations),
-                          EVP_sha256(), static_cast<int>(out.size()), out.data()) != 1) {
+                          static_cast<int>(salt.size()), static_cast<int>(iterations), EVP_sha256(),
+                          static_cast<int>(out.size()), out.data()) != 1) {
         // With valid arguments OpenSSL fails only when it cannot allocate.
         throw std::bad_alloc();
     }

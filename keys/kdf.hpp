@@ -25,8 +25,7 @@ uint64_t scrypt_memory_bytes(const ScryptParams& params) noexcept;
 /// RFC 7914 scrypt. `params` must satisfy the limits in ScryptParams (asserted: callers
 /// validate untrusted values first, see keystore.cpp). The working memory is wiped before
 /// it is freed. Throws std::bad_alloc when the memory is not available.
-void scrypt(BytesView password, BytesView salt, const ScryptParams& params,
-            std::span<uint8_t> out);
+void scrypt(BytesView password, BytesView salt, const ScryptParams& params, std::span<uint8_t> out);
 
 /// PBKDF2 with HMAC-SHA256 (RFC 8018), `iterations` >= 1.
 void pbkdf2_hmac_sha256(BytesView password, BytesView salt, uint32_t iterations,

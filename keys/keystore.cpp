@@ -115,8 +115,7 @@ Result<json, KeyError> parse_json(std::string_view text) {
     return doc;
 }
 
-Result<std::optional<Address>, KeyError> parse_address_field(const Fields& root,
-                                                             const json& doc) {
+Result<std::optional<Address>, KeyError> parse_address_field(const Fields& root, const json& doc) {
     if (!doc.contains("address")) return std::optional<Address>();
     return root.hex("address", Address::size).transform([](const Bytes& b) {
         return std::optional<Address>(Address::from_span(std::span<const uint8_t, 20>(b)));
@@ -173,8 +172,8 @@ Result<Parsed, KeyError> parse_keystore(std::string_view text) {
     if (*version != 3) return unexpected(unsupported("version", "only version 3 is supported"));
 
     // geth reads the object case-insensitively; "Crypto" is what MyEtherWallet writes.
-    auto crypto = root.object(doc->contains("crypto") || !doc->contains("Crypto") ? "crypto"
-                                                                                  : "Crypto");
+    auto crypto =
+        root.object(doc->contains("crypto") || !doc->contains("Crypto") ? "crypto" : "Crypto");
     if (!crypto) return unexpected(crypto.error());
 
     auto cipher = crypto->string("cipher");
@@ -210,8 +209,8 @@ Result<Parsed, KeyError> parse_keystore(std::string_view text) {
     auto salt = kdfparams->hex("salt", 0);
     if (!salt) return unexpected(salt.error());
     out.salt = std::move(*salt);
-    auto params = out.kdf == Kdf::scrypt ? parse_scrypt(*kdfparams, out)
-                                         : parse_pbkdf2(*kdfparams, out);
+    auto params =
+        out.kdf == Kdf::scrypt ? parse_scrypt(*kdfparams, out) : parse_pbkdf2(*kdfparams, out);
     if (!params) return unexpected(params.error());
 
     auto mac = crypto->hex("mac", 32);
@@ -248,8 +247,8 @@ void aes_128_ctr(std::span<const uint8_t> key16, BytesView iv, BytesView in, uin
     int tail = 0;
     // With a fixed cipher and sizes checked by the parser, OpenSSL fails only when it
     // cannot allocate.
-    if (!ctx || EVP_EncryptInit_ex(ctx.get(), EVP_aes_128_ctr(), nullptr, key16.data(),
-                                   iv.data()) != 1 ||
+    if (!ctx ||
+        EVP_EncryptInit_ex(ctx.get(), EVP_aes_128_ctr(), nullptr, key16.data(), iv.data()) != 1 ||
         EVP_EncryptUpdate(ctx.get(), out, &len, in.data(), static_cast<int>(in.size())) != 1 ||
         EVP_EncryptFinal_ex(ctx.get(), out + len, &tail) != 1) {
         throw std::bad_alloc();
@@ -294,9 +293,9 @@ std::string keystore_file_name(const Address& address) {
     std::tm tm{};
     gmtime_r(&t, &tm);
     char stamp[64];
-    std::snprintf(stamp, sizeof stamp, "%04d-%02d-%02dT%02d-%02d-%02d.%09lldZ",
-                  tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                  tm.tm_sec, static_cast<long long>(nanos.count()));
+    std::snprintf(stamp, sizeof stamp, "%04d-%02d-%02dT%02d-%02d-%02d.%09lldZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<long long>(nanos.count()));
     return "UTC--" + std::string(stamp) + "--" + lower_hex(address);
 }
 
@@ -397,7 +396,8 @@ Result<std::string, KeyError> read_keystore_file(const std::filesystem::path& pa
         if (n == 0) break;
         text.append(buf, static_cast<std::size_t>(n));
         if (text.size() > kMaxKeystoreFileBytes)
-            return unexpected(bad(printable_name(path.string()), "larger than 1 MiB, not a keystore"));
+            return unexpected(
+                bad(printable_name(path.string()), "larger than 1 MiB, not a keystore"));
     }
     return text;
 }
@@ -431,7 +431,8 @@ Result<std::filesystem::path, KeyError> write_keystore_file(const std::filesyste
         written += static_cast<std::size_t>(n);
     }
     if (::fsync(file.fd) != 0) return fail("cannot sync", temp);
-    if (::rename(temp.c_str(), final_path.c_str()) != 0) return fail("cannot rename to", final_path);
+    if (::rename(temp.c_str(), final_path.c_str()) != 0)
+        return fail("cannot rename to", final_path);
     // Sync the directory too, so that the new name survives a crash.
     Fd dir_fd{::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
     if (dir_fd.fd < 0 || ::fsync(dir_fd.fd) != 0)

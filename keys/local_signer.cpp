@@ -37,8 +37,8 @@ const SharedContext& shared_context() {
 Result<const secp256k1_context*, KeyError> context() {
     const SharedContext& shared = shared_context();
     if (!shared.randomized)
-        return unexpected(KeyError{KeyErrc::entropy_unavailable,
-                                   "no randomness to blind the secp256k1 context"});
+        return unexpected(
+            KeyError{KeyErrc::entropy_unavailable, "no randomness to blind the secp256k1 context"});
     return shared.ctx;
 }
 
@@ -50,8 +50,8 @@ Result<Address, KeyError> address_of(const SecretKey& key) {
     secp256k1_pubkey pubkey;
     if (secp256k1_ec_seckey_verify(*ctx, key.view().data()) != 1 ||
         secp256k1_ec_pubkey_create(*ctx, &pubkey, key.view().data()) != 1)
-        return unexpected(KeyError{KeyErrc::invalid_private_key,
-                                   "private key must be in [1, n-1] of secp256k1"});
+        return unexpected(
+            KeyError{KeyErrc::invalid_private_key, "private key must be in [1, n-1] of secp256k1"});
     std::array<uint8_t, 65> uncompressed{};
     std::size_t size = uncompressed.size();
     secp256k1_ec_pubkey_serialize(*ctx, uncompressed.data(), &size, &pubkey,

@@ -58,17 +58,20 @@ Address printed_address(const CliRun& r) {
 TEST(keys_command, usage_errors_exit_2) {
     EXPECT_EQ(run_keys({}).code, cli::kUsage);
     EXPECT_EQ(run_keys({"rotate"}).code, cli::kUsage);
-    EXPECT_EQ(run_keys({"new"}).code, cli::kUsage);                               // no --keystore
-    EXPECT_EQ(run_keys({"new", "--keystore"}).code, cli::kUsage);                 // no value
+    EXPECT_EQ(run_keys({"new"}).code, cli::kUsage);                // no --keystore
+    EXPECT_EQ(run_keys({"new", "--keystore"}).code, cli::kUsage);  // no value
     EXPECT_EQ(run_keys({"new", "--keystore", "a", "--keystore", "b"}).code, cli::kUsage);
-    EXPECT_EQ(run_keys({"new", "--keystore", "a", "--key-env", "K"}).code, cli::kUsage);  // import only
-    EXPECT_EQ(run_keys({"import", "--keystore", "a", "--password-env", "X", "--password-file", "f"}).code,
-              cli::kUsage);
+    EXPECT_EQ(run_keys({"new", "--keystore", "a", "--key-env", "K"}).code,
+              cli::kUsage);  // import only
+    EXPECT_EQ(
+        run_keys({"import", "--keystore", "a", "--password-env", "X", "--password-file", "f"}).code,
+        cli::kUsage);
     EXPECT_EQ(run_keys({"address"}).code, cli::kUsage);
     const CliRun r = run_keys({"new", "--keystore", "a", "--colour", "red"});
     EXPECT_EQ(r.code, cli::kUsage);
-    EXPECT_EQ(r.err, "vigil keys new: unexpected argument #3 after the subcommand "
-                     "(see vigil keys --help)\n");
+    EXPECT_EQ(r.err,
+              "vigil keys new: unexpected argument #3 after the subcommand "
+              "(see vigil keys --help)\n");
     EXPECT_EQ(run_keys({"--help"}).code, cli::kOk);
 }
 
@@ -81,12 +84,12 @@ TEST(keys_command, new_writes_a_keystore_that_decrypts_with_the_password) {
     const std::string path = printed_path(r);
     ASSERT_FALSE(path.empty()) << r.out;
     EXPECT_EQ(std::filesystem::path(path).parent_path(), tmp.path() / "ks");
-    struct stat st{};
+    struct stat st {};
     ASSERT_EQ(::stat(path.c_str(), &st), 0);
     EXPECT_EQ(st.st_mode & 0777, 0600u);
 
-    auto signer = keys::make_signer(
-        keys::KeyFromKeystore{path, keys::PasswordFromEnv{kPasswordVar}});
+    auto signer =
+        keys::make_signer(keys::KeyFromKeystore{path, keys::PasswordFromEnv{kPasswordVar}});
     ASSERT_TRUE(signer.has_value()) << signer.error().to_string();
     EXPECT_EQ((*signer)->address(), printed_address(r));
 
@@ -99,24 +102,26 @@ TEST(keys_command, import_reads_the_key_from_stdin_or_env) {
     test::TempDir tmp;
     const auto pw_file = tmp.path() / "pw";
     std::ofstream(pw_file) << "file pw\n";
-    const CliRun from_stdin = run_keys({"import", "--keystore", tmp.path().string(), "--password-file",
-                                 pw_file.string()},
-                                "0x" + std::string(kLeakTestKey) + "\n");
+    const CliRun from_stdin =
+        run_keys({"import", "--keystore", tmp.path().string(), "--password-file", pw_file.string()},
+                 "0x" + std::string(kLeakTestKey) + "\n");
     ASSERT_EQ(from_stdin.code, cli::kOk) << from_stdin.err;
     EXPECT_EQ(printed_address(from_stdin), kLeakTestAddress);
-    EXPECT_EQ(run_keys({"address", printed_path(from_stdin)}).out, to_checksum(kLeakTestAddress) + "\n");
+    EXPECT_EQ(run_keys({"address", printed_path(from_stdin)}).out,
+              to_checksum(kLeakTestAddress) + "\n");
 
     test::ScopedEnv key("VIGIL_TEST_IMPORT_KEY", std::string(kLeakTestKey));
     test::ScopedEnv password("VIGIL_TEST_IMPORT_PW", "env pw");
-    const CliRun from_env = run_keys({"import", "--keystore", tmp.path().string(), "--key-env",
-                               "VIGIL_TEST_IMPORT_KEY", "--password-env", "VIGIL_TEST_IMPORT_PW"});
+    const CliRun from_env =
+        run_keys({"import", "--keystore", tmp.path().string(), "--key-env", "VIGIL_TEST_IMPORT_KEY",
+                  "--password-env", "VIGIL_TEST_IMPORT_PW"});
     ASSERT_EQ(from_env.code, cli::kOk) << from_env.err;
     EXPECT_EQ(printed_address(from_env), kLeakTestAddress);
     // cast reads what the CLI wrote, with the password from the env var.
-    const std::string decrypted = test::cast(
-        {"wallet", "decrypt-keystore", "-k", tmp.path().string(),
-         std::filesystem::path(printed_path(from_env)).filename().string(), "--unsafe-password",
-         "env pw"});
+    const std::string decrypted =
+        test::cast({"wallet", "decrypt-keystore", "-k", tmp.path().string(),
+                    std::filesystem::path(printed_path(from_env)).filename().string(),
+                    "--unsafe-password", "env pw"});
     EXPECT_TRUE(mentions_key(decrypted, kLeakTestKey));
 }
 
@@ -139,12 +144,14 @@ TEST(keys_command, runtime_failures_exit_1_with_one_line) {
         test::ScopedEnv password(kPasswordVar, "pw");
         const CliRun r = run_keys({"import", "--keystore", dir}, "not a key\n");
         EXPECT_EQ(r.code, cli::kFailure);
-        EXPECT_EQ(r.err, "vigil keys import: invalid_private_key: private key must be 64 hex "
-                         "digits, 0x optional\n");
+        EXPECT_EQ(r.err,
+                  "vigil keys import: invalid_private_key: private key must be 64 hex "
+                  "digits, 0x optional\n");
         const CliRun zero = run_keys({"import", "--keystore", dir}, std::string(64, '0'));
         EXPECT_EQ(zero.code, cli::kFailure);
-        EXPECT_EQ(zero.err, "vigil keys import: invalid_private_key: private key must be in "
-                            "[1, n-1] of secp256k1\n");
+        EXPECT_EQ(zero.err,
+                  "vigil keys import: invalid_private_key: private key must be in "
+                  "[1, n-1] of secp256k1\n");
     }
     const CliRun missing = run_keys({"address", (tmp.path() / "absent").string()});
     EXPECT_EQ(missing.code, cli::kFailure);
@@ -189,7 +196,8 @@ TEST(keys_command, no_output_contains_the_key) {
     expect_code(run_keys({"import", "--keystore", dir, "--key-env", key}), cli::kFailure);
     expect_code(run_keys({"import", "--keystore", dir, "--password-env", "0x" + key}, key),
                 cli::kFailure);
-    expect_code(run_keys({"import", "--keystore", dir, "--password-file", key}, key), cli::kFailure);
+    expect_code(run_keys({"import", "--keystore", dir, "--password-file", key}, key),
+                cli::kFailure);
     expect_code(run_keys({"import", "--keystore", dir + "/" + key + "/sub"}, key), cli::kFailure);
     expect_code(run_keys({"address", key}), cli::kFailure);
     // A successful import prints only the address and the path.

@@ -53,9 +53,9 @@ TEST(parse_private_key, accepts_64_hex_digits_with_or_without_0x) {
 
 TEST(parse_private_key, rejects_malformed_text_without_repeating_it) {
     const std::string key(kLeakTestKey);
-    for (const std::string& text : std::vector<std::string>{
-             "", "0x", key.substr(0, 63), key + "0", key.substr(0, 63) + "g",
-          " " + key, key + "\n", "0x" + key.substr(0, 62)}) {
+    for (const std::string& text :
+         std::vector<std::string>{"", "0x", key.substr(0, 63), key + "0", key.substr(0, 63) + "g",
+                                  " " + key, key + "\n", "0x" + key.substr(0, 62)}) {
         auto parsed = parse_private_key(text);
         ASSERT_FALSE(parsed.has_value());
         EXPECT_EQ(parsed.error().kind, KeyErrc::invalid_private_key);
@@ -138,8 +138,8 @@ TEST(key_source, keystore_errors_name_the_file_or_variable) {
     }
     {
         test::ScopedEnv env(kPasswordVar, "s3cret");
-        auto signer =
-            make_signer(KeyFromKeystore{tmp.path() / "missing.json", PasswordFromEnv{kPasswordVar}});
+        auto signer = make_signer(
+            KeyFromKeystore{tmp.path() / "missing.json", PasswordFromEnv{kPasswordVar}});
         ASSERT_FALSE(signer.has_value());
         EXPECT_EQ(signer.error().kind, KeyErrc::io);
         EXPECT_NE(signer.error().detail.find("missing.json"), std::string::npos);
@@ -173,9 +173,8 @@ TEST(key_source, no_failure_repeats_the_key) {
         texts.push_back(std::string(to_string(result.error().kind)));
     };
     // The key, mangled in ways a user might paste it.
-    for (const std::string& value :
-         {key + "0", key.substr(0, 63), key.substr(0, 63) + "z", "0x" + key + " ", " 0x" + key,
-          key + "\n", "0x0x" + key}) {
+    for (const std::string& value : {key + "0", key.substr(0, 63), key.substr(0, 63) + "z",
+                                     "0x" + key + " ", " 0x" + key, key + "\n", "0x0x" + key}) {
         collect(parse_private_key(value));
         test::ScopedEnv env(kKeyVar, value);
         collect(make_signer(KeyFromEnv{kKeyVar}));
@@ -188,13 +187,16 @@ TEST(key_source, no_failure_repeats_the_key) {
     }
     const auto key_as_keystore = tmp.path() / "not-a-keystore.json";
     write_text(key_as_keystore, "{\"address\": \"" + key + "\", \"version\": 3}");
-    collect(read_keystore_file(key_as_keystore).and_then(
-        [](const std::string& t) { return decrypt_keystore(t, bytes_of("pw")); }));
-    collect(read_keystore_file(key_as_keystore).and_then(
-        [](const std::string& t) { return keystore_address(t); }));
+    collect(read_keystore_file(key_as_keystore).and_then([](const std::string& t) {
+        return decrypt_keystore(t, bytes_of("pw"));
+    }));
+    collect(read_keystore_file(key_as_keystore).and_then([](const std::string& t) {
+        return keystore_address(t);
+    }));
     write_text(key_as_keystore, key);
-    collect(read_keystore_file(key_as_keystore).and_then(
-        [](const std::string& t) { return decrypt_keystore(t, bytes_of("pw")); }));
+    collect(read_keystore_file(key_as_keystore).and_then([](const std::string& t) {
+        return decrypt_keystore(t, bytes_of("pw"));
+    }));
 
     ASSERT_GE(texts.size(), 30u);
     for (const auto& text : texts) EXPECT_FALSE(mentions_key(text, key));

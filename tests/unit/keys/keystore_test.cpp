@@ -24,7 +24,9 @@ using test::bytes_of;
 
 namespace {
 
-json keystore_vectors() { return test::load_vector("ethereum-tests/KeyStoreTests/basic_tests.json"); }
+json keystore_vectors() {
+    return test::load_vector("ethereum-tests/KeyStoreTests/basic_tests.json");
+}
 
 Address cast_address_of(const std::string& key_hex) {
     return *parse_address(test::cast({"wallet", "address", "--private-key", key_hex}));
@@ -58,14 +60,15 @@ std::string hand_made_keystore(const Bytes& plaintext, std::string_view password
     Bytes mac_input(dk.begin() + 16, dk.end());
     mac_input.insert(mac_input.end(), ciphertext.begin(), ciphertext.end());
     const auto hex = [](BytesView b) { return to_hex(b).substr(2); };
-    return json{{"version", 3},
-                {"crypto",
-                 {{"cipher", "aes-128-ctr"},
-                  {"cipherparams", {{"iv", hex(iv)}}},
-                  {"ciphertext", hex(ciphertext)},
-                  {"kdf", "pbkdf2"},
-                  {"kdfparams", {{"c", 1}, {"dklen", 32}, {"prf", "hmac-sha256"}, {"salt", hex(salt)}}},
-                  {"mac", hex(keccak256(mac_input))}}}}
+    return json{
+        {"version", 3},
+        {"crypto",
+         {{"cipher", "aes-128-ctr"},
+          {"cipherparams", {{"iv", hex(iv)}}},
+          {"ciphertext", hex(ciphertext)},
+          {"kdf", "pbkdf2"},
+          {"kdfparams", {{"c", 1}, {"dklen", 32}, {"prf", "hmac-sha256"}, {"salt", hex(salt)}}},
+          {"mac", hex(keccak256(mac_input))}}}}
         .dump();
 }
 
@@ -178,8 +181,9 @@ TEST(keystore, each_corruption_gives_its_exact_error) {
          KeyErrc::bad_keystore, "crypto.mac: must be 32 bytes"},
         {"mac altered", "test1", [&](json& j) { flip_last_digit(j["crypto"]["mac"]); },
          KeyErrc::wrong_password, "keystore MAC does not match"},
-        {"ciphertext altered", "test1", [&](json& j) { flip_last_digit(j["crypto"]["ciphertext"]); },
-         KeyErrc::wrong_password, "keystore MAC does not match"},
+        {"ciphertext altered", "test1",
+         [&](json& j) { flip_last_digit(j["crypto"]["ciphertext"]); }, KeyErrc::wrong_password,
+         "keystore MAC does not match"},
         {"address bad hex", "mycrypto",
          [](json& j) { j["address"] = "460121576cc7df020759730751f92bd62fd78ddg"; },
          KeyErrc::bad_keystore, "address: bad_digit at offset 39"},
@@ -220,7 +224,8 @@ TEST(keystore, each_corruption_gives_its_exact_error) {
         SCOPED_TRACE(c.name);
         json doc = vectors[c.base]["json"];
         c.mutate(doc);
-        auto key = decrypt_keystore(doc.dump(), bytes_of(vectors[c.base]["password"].get<std::string>()));
+        auto key =
+            decrypt_keystore(doc.dump(), bytes_of(vectors[c.base]["password"].get<std::string>()));
         ASSERT_FALSE(key.has_value());
         EXPECT_EQ(key.error().kind, c.kind);
         EXPECT_EQ(key.error().detail, c.detail);
@@ -228,10 +233,10 @@ TEST(keystore, each_corruption_gives_its_exact_error) {
 }
 
 TEST(keystore, rejects_text_that_is_not_a_keystore_object) {
-    for (const auto& [text, detail] :
-         std::vector<std::pair<std::string, std::string>>{{"{\"version\": 3,", "keystore: not valid JSON"},
-                                                          {"", "keystore: not valid JSON"},
-                                                          {"[3]", "keystore: must be a JSON object"}}) {
+    for (const auto& [text, detail] : std::vector<std::pair<std::string, std::string>>{
+             {"{\"version\": 3,", "keystore: not valid JSON"},
+             {"", "keystore: not valid JSON"},
+             {"[3]", "keystore: must be a JSON object"}}) {
         auto key = decrypt_keystore(text, bytes_of("pw"));
         ASSERT_FALSE(key.has_value());
         EXPECT_EQ(key.error().kind, KeyErrc::bad_keystore);
@@ -276,12 +281,16 @@ TEST(keystore, round_trips_with_geth_fields) {
     const json doc = json::parse(*text);
     EXPECT_EQ(doc["version"], 3);
     EXPECT_EQ(doc["address"], to_hex(address).substr(2));  // lower case, no 0x
-    EXPECT_TRUE(std::regex_match(doc["id"].get<std::string>(),
-                                 std::regex("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")));
+    EXPECT_TRUE(std::regex_match(
+        doc["id"].get<std::string>(),
+        std::regex("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")));
     const json& crypto = doc["crypto"];
     EXPECT_EQ(crypto["cipher"], "aes-128-ctr");
     EXPECT_EQ(crypto["kdf"], "scrypt");
-    EXPECT_EQ(crypto["kdfparams"], (json{{"dklen", 32}, {"n", 4096}, {"r", 8}, {"p", 6},
+    EXPECT_EQ(crypto["kdfparams"], (json{{"dklen", 32},
+                                         {"n", 4096},
+                                         {"r", 8},
+                                         {"p", 6},
                                          {"salt", crypto["kdfparams"]["salt"]}}));
     EXPECT_EQ(crypto["kdfparams"]["salt"].get<std::string>().size(), 64u);
     EXPECT_EQ(crypto["cipherparams"]["iv"].get<std::string>().size(), 32u);
@@ -311,8 +320,9 @@ TEST(keystore_file, is_written_atomically_with_geth_name_and_mode_0600) {
     EXPECT_EQ(path->parent_path(), dir);
     EXPECT_TRUE(std::regex_match(
         path->filename().string(),
-        std::regex(R"(UTC--\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d\.\d{9}Z--460121576cc7df020759730751f92bd62fd78dd6)")));
-    struct stat st{};
+        std::regex(
+            R"(UTC--\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d\.\d{9}Z--460121576cc7df020759730751f92bd62fd78dd6)")));
+    struct stat st {};
     ASSERT_EQ(::stat(path->c_str(), &st), 0);
     EXPECT_EQ(st.st_mode & 0777, 0600u);
     ASSERT_EQ(::stat(dir.c_str(), &st), 0);
@@ -367,8 +377,8 @@ TEST(keystore_cast, vigil_decrypts_what_cast_writes) {
     const std::string created =
         test::cast({"wallet", "new", tmp.path().string(), "--unsafe-password", "cast pw"});
     std::smatch m;
-    ASSERT_TRUE(std::regex_search(created, m,
-                                  std::regex(R"(keystore file: (\S+)\s+Address:\s+(0x[0-9a-fA-F]{40}))")));
+    ASSERT_TRUE(std::regex_search(
+        created, m, std::regex(R"(keystore file: (\S+)\s+Address:\s+(0x[0-9a-fA-F]{40}))")));
     auto text = read_keystore_file(m[1].str());
     ASSERT_TRUE(text.has_value()) << text.error().to_string();
     auto key = decrypt_keystore(*text, bytes_of("cast pw"));

@@ -22,7 +22,9 @@ SecretKey key_from_hex(std::string_view hex) {
     return SecretKey(std::span<const uint8_t, 32>(b.data(), 32));
 }
 
-LocalSigner dev_signer() { return *make_local_signer(key_from_hex(test::Anvil::kDevKey0)); }
+LocalSigner dev_signer() {
+    return *make_local_signer(key_from_hex(test::Anvil::kDevKey0));
+}
 
 const u256 kHalfOrder =
     *parse_u256("0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0");
@@ -93,8 +95,8 @@ TEST(local_signer, matches_cast_wallet_sign_no_hash) {
         const Signature sig = *signer.sign_hash(digest);
         parities.insert(sig.y_parity);
         // cast prints r || s || v with v = 27 + y_parity.
-        const std::string theirs = test::cast(
-            {"wallet", "sign", "--no-hash", "--private-key", test::Anvil::kDevKey0, to_hex(digest)});
+        const std::string theirs = test::cast({"wallet", "sign", "--no-hash", "--private-key",
+                                               test::Anvil::kDevKey0, to_hex(digest)});
         const std::string v = sig.y_parity == 0 ? "1b" : "1c";
         EXPECT_EQ(theirs, "0x" + word_hex(sig.r) + word_hex(sig.s) + v);
     }
@@ -113,11 +115,10 @@ TEST(local_signer, signed_eip1559_tx_matches_cast_mktx_and_recovers) {
     tx.value = 12345;
     auto raw = signer.sign(tx);
     ASSERT_TRUE(raw.has_value());
-    EXPECT_EQ(to_hex(*raw),
-              test::cast({"mktx", "--private-key", test::Anvil::kDevKey0, "--chain", "1",
-                          "--nonce", "7", "--gas-limit", "21000", "--gas-price", "30000000000",
-                          "--priority-gas-price", "1000000000", test::Anvil::kDevAddress1,
-                          "--value", "12345"}));
+    EXPECT_EQ(to_hex(*raw), test::cast({"mktx", "--private-key", test::Anvil::kDevKey0, "--chain",
+                                        "1", "--nonce", "7", "--gas-limit", "21000", "--gas-price",
+                                        "30000000000", "--priority-gas-price", "1000000000",
+                                        test::Anvil::kDevAddress1, "--value", "12345"}));
     auto decoded = decode_signed(*raw);
     ASSERT_TRUE(decoded.has_value());
     EXPECT_EQ(*recover_sender(*decoded), signer.address());
