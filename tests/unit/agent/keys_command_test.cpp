@@ -12,7 +12,7 @@
 #include "keys/key_source.hpp"
 #include "keys/keystore.hpp"
 #include "tests/support/anvil.hpp"
-#include "tests/unit/keys/key_test_support.hpp"
+#include "tests/support/key_test_support.hpp"
 
 using namespace vigil;
 using test::kLeakTestKey;

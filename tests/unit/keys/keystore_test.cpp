@@ -15,7 +15,7 @@
 #include "keys/local_signer.hpp"
 #include "tests/support/anvil.hpp"
 #include "tests/support/vectors.hpp"
-#include "tests/unit/keys/key_test_support.hpp"
+#include "tests/support/key_test_support.hpp"
 
 using namespace vigil;
 using namespace vigil::keys;
