@@ -1,0 +1,359 @@
+#include "chain/rpc_provider.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cassert>
+#include <cctype>
+#include <tuple>
+
+// GCC 12 inlines Asio's coroutine frame allocator (awaitable_frame_base::operator new /
+// delete, a recycling allocator) into the coroutines below and then reports the pair as
+// mismatched: a false positive (GCC PR 109224), seen at -O1/-O2.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
+namespace vigil {
+
+using Clock = std::chrono::steady_clock;
+using rpc::Errc;
+using rpc::Failure;
+
+namespace {
+
+// How nodes and hosted providers say an eth_getLogs range or result is too large
+// (geth/Infura, Alchemy, QuickNode, Ankr, Erigon, Besu, Nethermind, BSC and others).
+// Matched as lower-case substrings of the error message and data.
+constexpr std::array<std::string_view, 13> kRangeRefusals = {
+    "query returned more than",     // geth, Infura: "query returned more than 10000 results"
+    "block range is too large",     // Ankr, BSC
+    "block range too large",        //
+    "exceed maximum block range",   // Alchemy, Base, ...: "exceed maximum block range: 50000"
+    "exceeds maximum block range",  //
+    "range too large",              // "eth_getLogs: range too large"
+    "range limit",             // Besu, Erigon: "requested range exceeds maximum RPC range limit"
+    "is limited to",           // QuickNode: "eth_getLogs is limited to a 10000 range"
+    "too many results",        //
+    "too many logs",           //
+    "response size exceeded",  // Alchemy: "Log response size exceeded ..."
+    "max results",             // Nethermind: "... exceeds max results ..."
+    "limit exceeded",          // Infura -32005, Cloudflare: "limit exceeded"
+};
+
+// How JSON-RPC error objects say "slow down" (Infura -32005 "project ID request rate
+// exceeded", Alchemy 429-as-error, public RPCs).
+constexpr std::array<std::string_view, 4> kRateLimits = {
+    "rate limit",
+    "ratelimit",
+    "too many requests",
+    "request rate",
+};
+
+bool mentions_any(const rpc::Failure& f, std::span<const std::string_view> phrases) {
+    if (f.kind != Errc::rpc_error) return false;
+    std::string text = f.rpc.message + ' ' + f.rpc.data;
+    std::transform(text.begin(), text.end(), text.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return std::any_of(phrases.begin(), phrases.end(),
+                       [&](std::string_view p) { return text.find(p) != std::string::npos; });
+}
+
+}  // namespace
+
+bool is_range_refusal(const rpc::Failure& failure) {
+    return mentions_any(failure, kRangeRefusals);
+}
+bool is_rate_limit(const rpc::Failure& failure) {
+    return mentions_any(failure, kRateLimits);
+}
+
+struct RpcProvider::Endpoint {
+    std::unique_ptr<rpc::Transport> transport;
+    unsigned consecutive_failures = 0;
+    Clock::time_point demoted_until{};  // preference: others first until then
+    Clock::time_point not_before{};     // rate limit: never asked before then
+    uint64_t requests = 0;
+    uint64_t failures = 0;
+};
+
+RpcProvider::RpcProvider(net::any_io_executor executor, const RpcProviderConfig& config)
+    : RpcProvider(
+          executor,
+          [&] {
+              std::vector<std::unique_ptr<rpc::Transport>> transports;
+              for (const auto& url : config.endpoints)
+                  transports.push_back(
+                      std::make_unique<rpc::HttpTransport>(executor, url, config.http));
+              return transports;
+          }(),
+          config.policy) {}
+
+RpcProvider::RpcProvider(net::any_io_executor executor,
+                         std::vector<std::unique_ptr<rpc::Transport>> transports, RpcPolicy policy)
+    : executor_(std::move(executor)), policy_(policy), rng_(std::random_device{}()) {
+    assert(!transports.empty() && transports.size() <= 64);
+    for (auto& t : transports) endpoints_.push_back(Endpoint{std::move(t)});
+}
+
+RpcProvider::~RpcProvider() = default;
+
+std::vector<EndpointHealth> RpcProvider::health() const {
+    const auto now = Clock::now();
+    std::vector<EndpointHealth> out;
+    for (const Endpoint& e : endpoints_)
+        out.push_back({e.transport->endpoint(), e.consecutive_failures,
+                       now < e.demoted_until || now < e.not_before, e.requests, e.failures});
+    return out;
+}
+
+// The endpoint for the next attempt; bit i of `tried` is set when this call already
+// tried endpoint i. Healthy endpoints come first, then demoted ones (the demotion that
+// ends first first), then rate-limited ones (the limit that ends first first); within
+// each, endpoints this call has not tried come first, then the configured order.
+RpcProvider::Endpoint* RpcProvider::pick(uint64_t tried, Tried mode) {
+    const auto now = Clock::now();
+    Endpoint* best = nullptr;
+    auto rank = [&](const Endpoint& e) {
+        const std::size_t i = static_cast<std::size_t>(&e - endpoints_.data());
+        const int cls = now < e.not_before ? 2 : now < e.demoted_until ? 1 : 0;
+        const Clock::time_point until = cls == 2   ? e.not_before
+                                        : cls == 1 ? e.demoted_until
+                                                   : Clock::time_point{};
+        return std::tuple(cls, tried >> i & 1, until, i);
+    };
+    for (std::size_t i = 0; i < endpoints_.size(); ++i) {
+        if (mode == Tried::skip && (tried >> i & 1)) continue;
+        if (!best || rank(endpoints_[i]) < rank(*best)) best = &endpoints_[i];
+    }
+    return best;
+}
+
+std::chrono::milliseconds RpcProvider::backoff(unsigned retry) {
+    assert(retry >= 1);
+    const auto ceiling = std::min<int64_t>(
+        policy_.backoff_max.count(), policy_.backoff_base.count() << std::min(retry - 1, 30u));
+    std::uniform_int_distribution<int64_t> upper_half(ceiling / 2, ceiling);
+    return std::chrono::milliseconds(upper_half(rng_));
+}
+
+void RpcProvider::demote(Endpoint& e) {
+    ++e.failures;
+    ++e.consecutive_failures;
+    const auto demotion =
+        std::min<int64_t>(policy_.demote_max.count(),
+                          policy_.demote_base.count() << std::min(e.consecutive_failures - 1, 30u));
+    e.demoted_until = Clock::now() + std::chrono::milliseconds(demotion);
+}
+
+void RpcProvider::answered(Endpoint& e, Clock::duration latency, Weight weight) {
+    if (weight == Weight::light && latency > policy_.slow_response) {
+        demote(e);
+        return;
+    }
+    e.consecutive_failures = 0;
+    e.demoted_until = {};
+}
+
+void RpcProvider::failed(Endpoint& e, const Failure& f) {
+    demote(e);
+    if (f.kind == Errc::rate_limited)
+        e.not_before =
+            Clock::now() + (f.retry_after ? *f.retry_after : backoff(e.consecutive_failures));
+}
+
+Task<void> RpcProvider::sleep(Clock::duration d) {
+    net::steady_timer timer(executor_, d);
+    boost::system::error_code ec;
+    co_await timer.async_wait(net::redirect_error(net::use_awaitable, ec));
+}
+
+template <class T, class Parse>
+Task<RpcResult<T>> RpcProvider::read(std::string body, Weight weight, Parse parse) {
+    uint64_t tried = 0;
+    std::optional<Failure> last;
+    for (unsigned attempt = 1;; ++attempt) {
+        Endpoint* e = pick(tried, Tried::allow);
+        const std::size_t index = static_cast<std::size_t>(e - endpoints_.data());
+        // Failing over to an endpoint this call has not tried needs no wait; asking one
+        // again waits for the backoff, and a rate-limited one is not asked before its time.
+        auto wait =
+            (tried >> index & 1) ? Clock::duration(backoff(attempt - 1)) : Clock::duration::zero();
+        const auto limited_for = e->not_before - Clock::now();
+        if (limited_for > policy_.max_retry_after) {
+            if (last) co_return unexpected(std::move(*last));
+            Failure f{Errc::rate_limited,
+                      e->transport->endpoint(),
+                      {},
+                      0,
+                      std::chrono::duration_cast<std::chrono::milliseconds>(limited_for),
+                      "rate limited earlier"};
+            co_return unexpected(std::move(f));
+        }
+        wait = std::max(wait, limited_for);
+        if (wait > Clock::duration::zero()) co_await sleep(wait);
+
+        tried |= uint64_t{1} << index;
+        ++e->requests;
+        const auto start = Clock::now();
+        auto raw = co_await e->transport->roundtrip(body);
+        RpcResult<T> result =
+            raw ? parse(std::string_view(*raw)) : RpcResult<T>(unexpected(std::move(raw.error())));
+        if (result) {
+            answered(*e, Clock::now() - start, weight);
+            co_return result;
+        }
+        Failure f = std::move(result.error());
+        f.endpoint = e->transport->endpoint();
+        if (f.kind == Errc::rpc_error && is_rate_limit(f)) f.kind = Errc::rate_limited;
+        if (f.kind == Errc::rpc_error) {
+            answered(*e, Clock::now() - start, weight);  // the node works; it refused the request
+            co_return unexpected(std::move(f));
+        }
+        failed(*e, f);
+        if (attempt >= policy_.read_attempts) co_return unexpected(std::move(f));
+        last = std::move(f);
+    }
+}
+
+template <class T>
+Task<RpcResult<T>> RpcProvider::request(rpc::Call call, Weight weight) {
+    const uint64_t id = next_id_++;
+    co_return co_await read<T>(rpc::make_request(id, call), weight,
+                               [id](std::string_view body) -> RpcResult<T> {
+                                   auto result = rpc::read_response(body, id);
+                                   if (!result) return unexpected(std::move(result.error()));
+                                   return rpc::decode<T>(*result);
+                               });
+}
+
+Task<RpcResult<uint64_t>> RpcProvider::chain_id() {
+    return request<uint64_t>(rpc::eth::chain_id());
+}
+
+Task<RpcResult<uint64_t>> RpcProvider::block_number() {
+    return request<uint64_t>(rpc::eth::block_number());
+}
+
+Task<RpcResult<std::optional<BlockHeader>>> RpcProvider::get_block(BlockId block) {
+    return request<std::optional<BlockHeader>>(rpc::eth::get_block(block));
+}
+
+Task<RpcResult<std::vector<Log>>> RpcProvider::get_logs(const LogFilter& filter,
+                                                        uint64_t from_block, uint64_t to_block) {
+    std::vector<Log> logs;
+    if (from_block > to_block) co_return logs;
+    // Blocks per piece minus one, so that a range of 2^64 blocks does not overflow.
+    uint64_t span = policy_.max_log_range > 0 ? policy_.max_log_range - 1 : to_block - from_block;
+    for (uint64_t from = from_block;;) {
+        const uint64_t to = to_block - from > span ? from + span : to_block;
+        auto piece =
+            co_await request<std::vector<Log>>(rpc::eth::get_logs(filter, from, to), Weight::heavy);
+        if (!piece) {
+            if (to > from && is_range_refusal(piece.error())) {
+                span = (to - from - 1) / 2;  // half the blocks of the refused piece
+                continue;
+            }
+            co_return unexpected(std::move(piece.error()));
+        }
+        if (logs.empty())
+            logs = std::move(*piece);
+        else
+            logs.insert(logs.end(), std::make_move_iterator(piece->begin()),
+                        std::make_move_iterator(piece->end()));
+        if (to == to_block) co_return logs;
+        from = to + 1;
+    }
+}
+
+Task<RpcResult<std::vector<Log>>> RpcProvider::get_block_logs(const LogFilter& filter,
+                                                              const Hash32& block_hash) {
+    return request<std::vector<Log>>(rpc::eth::get_block_logs(filter, block_hash), Weight::heavy);
+}
+
+Task<RpcResult<Bytes>> RpcProvider::call(const CallRequest& request_, BlockId block,
+                                         std::span<const StateOverride> overrides) {
+    return request<Bytes>(rpc::eth::call(request_, block, overrides));
+}
+
+Task<std::vector<RpcResult<Bytes>>> RpcProvider::call_batch(std::span<const CallRequest> requests,
+                                                            BlockId block) {
+    if (requests.empty()) co_return std::vector<RpcResult<Bytes>>{};
+    std::vector<rpc::Call> calls;
+    calls.reserve(requests.size());
+    for (const CallRequest& r : requests) calls.push_back(rpc::eth::call(r, block));
+    const uint64_t first_id = next_id_;
+    next_id_ += calls.size();
+    using Items = std::vector<RpcResult<Bytes>>;
+    auto items = co_await read<Items>(
+        rpc::make_batch(first_id, calls), Weight::heavy,
+        [first_id, n = calls.size()](std::string_view body) -> RpcResult<Items> {
+            auto raw = rpc::read_batch(body, first_id, n);
+            if (!raw) return unexpected(std::move(raw.error()));
+            Items out;
+            out.reserve(n);
+            for (auto& item : *raw)
+                out.push_back(item ? rpc::decode<Bytes>(*item)
+                                   : RpcResult<Bytes>(unexpected(item.error())));
+            return out;
+        });
+    if (items) co_return std::move(*items);
+    // The batch failed as a whole: each call reports that failure.
+    co_return Items(requests.size(), RpcResult<Bytes>(unexpected(items.error())));
+}
+
+Task<RpcResult<uint64_t>> RpcProvider::estimate_gas(const CallRequest& request_, BlockId block) {
+    return request<uint64_t>(rpc::eth::estimate_gas(request_, block));
+}
+
+Task<RpcResult<FeeHistory>> RpcProvider::fee_history(uint64_t block_count, BlockId newest,
+                                                     std::span<const double> percentiles) {
+    return request<FeeHistory>(rpc::eth::fee_history(block_count, newest, percentiles));
+}
+
+Task<RpcResult<u256>> RpcProvider::max_priority_fee() {
+    return request<u256>(rpc::eth::max_priority_fee());
+}
+
+Task<RpcResult<uint64_t>> RpcProvider::get_transaction_count(const Address& account,
+                                                             BlockId block) {
+    return request<uint64_t>(rpc::eth::get_transaction_count(account, block));
+}
+
+Task<RpcResult<std::optional<Receipt>>> RpcProvider::get_transaction_receipt(
+    const Hash32& tx_hash) {
+    return request<std::optional<Receipt>>(rpc::eth::get_transaction_receipt(tx_hash));
+}
+
+Task<RpcResult<Bytes>> RpcProvider::get_code(const Address& account, BlockId block) {
+    return request<Bytes>(rpc::eth::get_code(account, block));
+}
+
+Task<RpcResult<Hash32>> RpcProvider::send_raw_transaction(BytesView raw) {
+    const uint64_t id = next_id_++;
+    const std::string body = rpc::make_request(id, rpc::eth::send_raw_transaction(raw));
+    uint64_t tried = 0;
+    std::optional<Failure> last;
+    // Each endpoint at most once, and the next one only if the last never got the bytes.
+    while (Endpoint* e = pick(tried, Tried::skip)) {
+        tried |= uint64_t{1} << static_cast<std::size_t>(e - endpoints_.data());
+        ++e->requests;
+        const auto start = Clock::now();
+        auto answer = co_await e->transport->roundtrip(body);
+        auto result = answer.and_then([id](const std::string& text) {
+            return rpc::read_response(text, id).and_then(
+                [](std::string_view r) { return rpc::decode<Hash32>(r); });
+        });
+        if (result || result.error().kind == Errc::rpc_error) {
+            answered(*e, Clock::now() - start, Weight::light);
+            co_return result;
+        }
+        Failure f = std::move(result.error());
+        f.endpoint = e->transport->endpoint();
+        failed(*e, f);
+        if (!f.not_sent()) co_return unexpected(std::move(f));
+        last = std::move(f);
+    }
+    co_return unexpected(std::move(*last));
+}
+
+}  // namespace vigil
