@@ -9,7 +9,7 @@ constexpr std::string_view kUsage = R"(usage: vigil <command> [args]
 
 commands:
   keys new --keystore DIR              create a key, write it as an encrypted keystore
-  keys import --keystore DIR           import a hex key from stdin or $VIGIL_IMPORT_KEY
+  keys import --keystore DIR           import a hex key from stdin or --key-env NAME
   keys address FILE                    print a keystore's address (no password needed)
   abi encode SIG [ARGS...]             ABI-encode arguments, like `cast abi-encode`
   abi decode SIG HEX                   ABI-decode output data, like `cast abi-decode`
