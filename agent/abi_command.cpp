@@ -28,8 +28,9 @@ int encode(std::span<const std::string_view> args, std::ostream& out, std::ostre
     const auto& params = fn->inputs.components;
     if (texts.size() != params.size())
         return usage_error(err, "encode",
-                           "arg_count: " + fn->signature() + " takes " + std::to_string(params.size()) +
-                               " arguments, got " + std::to_string(texts.size()));
+                           "arg_count: " + fn->signature() + " takes " +
+                               std::to_string(params.size()) + " arguments, got " +
+                               std::to_string(texts.size()));
     std::vector<abi::AbiValue> values;
     values.reserve(params.size());
     for (std::size_t i = 0; i < params.size(); ++i) {
@@ -49,8 +50,9 @@ int decode(std::span<const std::string_view> args, std::ostream& out, std::ostre
     const bool input = !args.empty() && args[0] == "--input";
     if (input) args = args.subspan(1);
     if (args.size() != 2)
-        return usage_error(err, "decode",
-                           "arg_count: expected SIG and HEX, got " + std::to_string(args.size()) + " arguments");
+        return usage_error(
+            err, "decode",
+            "arg_count: expected SIG and HEX, got " + std::to_string(args.size()) + " arguments");
     auto fn = abi::parse_function(args[0]);
     if (!fn) return usage_error(err, "decode", "signature: " + fn.error().to_string());
     if (!input && fn->outputs.components.empty())

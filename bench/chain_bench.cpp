@@ -23,16 +23,22 @@ void keccak(benchmark::State& state, std::size_t n) {
     state.SetItemsProcessed(state.iterations());
     state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(n));
 }
-void keccak256_32(benchmark::State& state) { keccak(state, 32); }
-void keccak256_1000(benchmark::State& state) { keccak(state, 1000); }
+void keccak256_32(benchmark::State& state) {
+    keccak(state, 32);
+}
+void keccak256_1000(benchmark::State& state) {
+    keccak(state, 1000);
+}
 BENCHMARK(keccak256_32);
 BENCHMARK(keccak256_1000);
 
 struct Liquidation {
-    abi::Function fn = *abi::parse_function("liquidationCall(address,address,address,uint256,bool)");
+    abi::Function fn =
+        *abi::parse_function("liquidationCall(address,address,address,uint256,bool)");
     std::vector<abi::AbiValue> args;
     Liquidation() {
-        const char* addrs[] = {"0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed", "0xfb6916095ca1df60bb79ce92ce3ea74c37c5d359",
+        const char* addrs[] = {"0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed",
+                               "0xfb6916095ca1df60bb79ce92ce3ea74c37c5d359",
                                "0xdbf03b407c01e7cd3cbea99509d93f8dddc8c6fb"};
         for (const char* a : addrs) args.emplace_back(*parse_address(a));
         args.emplace_back(u256(1234567890123456789ull));
@@ -94,7 +100,8 @@ BENCHMARK(abi_encode_liquidation_call_handwritten_baseline);
 // A typical lending-market log: Aave v3 Borrow, three indexed topics plus four data words.
 void abi_decode_borrow_log(benchmark::State& state) {
     const abi::Event e = *abi::parse_event(
-        "event Borrow(address indexed reserve, address user, address indexed onBehalfOf, uint256 amount, "
+        "event Borrow(address indexed reserve, address user, address indexed onBehalfOf, uint256 "
+        "amount, "
         "uint8 interestRateMode, uint256 borrowRate, uint16 indexed referralCode)");
     std::vector<Hash32> topics(4);
     topics[0] = e.topic0;
@@ -102,10 +109,10 @@ void abi_decode_borrow_log(benchmark::State& state) {
     topics[2].bytes[31] = 0x22;
     topics[3].bytes[31] = 0x01;
     Bytes data(4 * 32, 0);
-    data[31] = 0x33;                    // user
-    data[63] = 0xff;                    // amount
-    data[95] = 2;                       // variable rate mode
-    data[127] = 0x42;                   // borrow rate
+    data[31] = 0x33;   // user
+    data[63] = 0xff;   // amount
+    data[95] = 2;      // variable rate mode
+    data[127] = 0x42;  // borrow rate
     if (auto check = abi::decode_log(e, topics, data); !check) {
         state.SkipWithError(("sample log does not decode: " + check.error().to_string()).c_str());
         return;

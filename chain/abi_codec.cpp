@@ -7,7 +7,9 @@
 namespace vigil::abi {
 namespace {
 
-constexpr uint64_t pad32(uint64_t n) noexcept { return (n + 31) / 32 * 32; }
+constexpr uint64_t pad32(uint64_t n) noexcept {
+    return (n + 31) / 32 * 32;
+}
 
 // Element i of a sequence has type `types[0]` when `repeat` (arrays) or `types[i]`
 // (tuples); one pair of functions then serves tuples, T[k], T[] and parameter lists.
@@ -31,7 +33,8 @@ uint64_t head_size(SeqTypes types, std::size_t n) noexcept {
 
 Result<uint64_t, AbiFailure> size_of(const AbiType& t, const AbiValue& v, std::size_t arg);
 
-Result<uint64_t, AbiFailure> seq_size(SeqTypes types, std::span<const AbiValue> items, std::size_t arg) {
+Result<uint64_t, AbiFailure> seq_size(SeqTypes types, std::span<const AbiValue> items,
+                                      std::size_t arg) {
     uint64_t total = 0;
     for (std::size_t i = 0; i < items.size(); ++i) {
         const AbiType& t = types.at(i);
@@ -48,13 +51,15 @@ Result<uint64_t, AbiFailure> size_of(const AbiType& t, const AbiValue& v, std::s
         case AbiKind::uint: {
             const u256* x = std::get_if<u256>(&v.v);
             if (!x) return mismatch;
-            if (t.size < 256 && (*x >> t.size) != 0) return unexpected(AbiFailure{AbiError::number_overflow, arg});
+            if (t.size < 256 && (*x >> t.size) != 0)
+                return unexpected(AbiFailure{AbiError::number_overflow, arg});
             return 32;
         }
         case AbiKind::sint: {
             const i256* x = std::get_if<i256>(&v.v);
             if (!x) return mismatch;
-            if (!fits_int(*x, t.size)) return unexpected(AbiFailure{AbiError::number_overflow, arg});
+            if (!fits_int(*x, t.size))
+                return unexpected(AbiFailure{AbiError::number_overflow, arg});
             return 32;
         }
         case AbiKind::address:
@@ -99,7 +104,9 @@ Result<uint64_t, AbiFailure> size_of(const AbiType& t, const AbiValue& v, std::s
     return mismatch;
 }
 
-void put_u256(const u256& x, uint8_t* p) noexcept { store_be(x, std::span<uint8_t, 32>(p, 32)); }
+void put_u256(const u256& x, uint8_t* p) noexcept {
+    store_be(x, std::span<uint8_t, 32>(p, 32));
+}
 
 void put_size(uint64_t n, uint8_t* p) noexcept {
     std::memset(p, 0, 24);
@@ -135,8 +142,12 @@ uint8_t* write_seq(SeqTypes types, std::span<const AbiValue> items, uint8_t* p) 
 // Values were checked by size_of; here the variant accesses cannot fail.
 uint8_t* write(const AbiType& t, const AbiValue& v, uint8_t* p) noexcept {
     switch (t.kind) {
-        case AbiKind::uint: put_u256(*std::get_if<u256>(&v.v), p); return p + 32;
-        case AbiKind::sint: put_u256(to_twos_complement(*std::get_if<i256>(&v.v)), p); return p + 32;
+        case AbiKind::uint:
+            put_u256(*std::get_if<u256>(&v.v), p);
+            return p + 32;
+        case AbiKind::sint:
+            put_u256(to_twos_complement(*std::get_if<i256>(&v.v)), p);
+            return p + 32;
         case AbiKind::address:
             std::memset(p, 0, 12);
             std::memcpy(p + 12, std::get_if<Address>(&v.v)->data(), 20);
@@ -193,8 +204,8 @@ public:
         std::size_t slot = at;
         for (std::size_t i = 0; i < n; ++i) {
             const AbiType& t = types.at(i);
-            Result<AbiValue, AbiFailure> v = t.dynamic ? pointed(t, at, head, slot, depth)
-                                                       : static_value(t, slot, depth);
+            Result<AbiValue, AbiFailure> v =
+                t.dynamic ? pointed(t, at, head, slot, depth) : static_value(t, slot, depth);
             if (!v) return unexpected(v.error());
             out.push_back(std::move(*v));
             slot += t.head_size;
@@ -235,7 +246,8 @@ public:
                 b.size = static_cast<uint8_t>(t.size);
                 return AbiValue(b);
             }
-            default: break;
+            default:
+                break;
         }
         assert(false && "word() called for a non-value type");
         return fail(AbiError::value_mismatch, at);
@@ -245,7 +257,9 @@ private:
     BytesView d_;
     std::size_t base_;
 
-    unexpected<AbiFailure> fail(AbiError e, std::size_t at) const { return unexpected(AbiFailure{e, base_ + at}); }
+    unexpected<AbiFailure> fail(AbiError e, std::size_t at) const {
+        return unexpected(AbiFailure{e, base_ + at});
+    }
 
     // Reads a 32-byte unsigned word as a size; anything at or above 2^64 is "too big"
     // and reported as UINT64_MAX so that every caller's bound check rejects it.
@@ -258,7 +272,8 @@ private:
     }
 
     // Static values inline in a head: words, static tuples, static T[k].
-    Result<AbiValue, AbiFailure> static_value(const AbiType& t, std::size_t at, unsigned depth) const {
+    Result<AbiValue, AbiFailure> static_value(const AbiType& t, std::size_t at,
+                                              unsigned depth) const {
         if (t.kind == AbiKind::tuple) {
             auto items = seq({t.components.data(), false}, t.components.size(), at, depth + 1);
             if (!items) return unexpected(items.error());
@@ -274,8 +289,8 @@ private:
 
     // A dynamic value behind the offset word at `slot`, in the sequence whose head
     // (of `head` bytes) starts at `seq_at`.
-    Result<AbiValue, AbiFailure> pointed(const AbiType& t, std::size_t seq_at, uint64_t head, std::size_t slot,
-                                         unsigned depth) const {
+    Result<AbiValue, AbiFailure> pointed(const AbiType& t, std::size_t seq_at, uint64_t head,
+                                         std::size_t slot, unsigned depth) const {
         const uint64_t off = read_size(slot);
         if (off > d_.size() - seq_at) return fail(AbiError::offset_out_of_range, slot);
         if (off < head) return fail(AbiError::offset_into_head, slot);
@@ -299,14 +314,17 @@ private:
                 // Every element takes at least one word of head, so the data bounds the
                 // count before anything is allocated.
                 const uint64_t per = std::max<uint64_t>(t.components[0].head_size, 32);
-                if (len > (d_.size() - at - 32) / per) return fail(AbiError::length_out_of_range, at);
+                if (len > (d_.size() - at - 32) / per)
+                    return fail(AbiError::length_out_of_range, at);
                 auto items = seq({t.components.data(), true}, len, at + 32, depth + 1);
                 if (!items) return unexpected(items.error());
                 return AbiValue(AbiArray{std::move(*items)});
             }
             case AbiKind::fixed_array:
-            case AbiKind::tuple: return static_value(t, at, depth);
-            default: break;
+            case AbiKind::tuple:
+                return static_value(t, at, depth);
+            default:
+                break;
         }
         assert(false && "dynamic() called for a static type");
         return fail(AbiError::value_mismatch, at);
@@ -323,7 +341,8 @@ constexpr Selector kPanicSelector{0x4e, 0x48, 0x7b, 0x71};  // Panic(uint256)
 
 }  // namespace
 
-Result<void, AbiFailure> encode_params(const AbiType& params, std::span<const AbiValue> args, Bytes& out) {
+Result<void, AbiFailure> encode_params(const AbiType& params, std::span<const AbiValue> args,
+                                       Bytes& out) {
     assert(params.kind == AbiKind::tuple);
     if (args.size() != params.components.size())
         return unexpected(AbiFailure{AbiError::arg_count, args.size()});
@@ -364,16 +383,20 @@ Result<std::vector<AbiValue>, AbiFailure> decode_call(const Function& fn, BytesV
     if (!std::equal(fn.selector.begin(), fn.selector.end(), calldata.begin()))
         return unexpected(AbiFailure{AbiError::bad_selector, 0});
     const AbiType& params = fn.inputs;
-    return Decoder(calldata.subspan(4), 4).seq({params.components.data(), false}, params.components.size(), 0, 0);
+    return Decoder(calldata.subspan(4), 4)
+        .seq({params.components.data(), false}, params.components.size(), 0, 0);
 }
 
-Result<std::vector<AbiValue>, AbiFailure> decode_log(const Event& event, std::span<const Hash32> topics,
+Result<std::vector<AbiValue>, AbiFailure> decode_log(const Event& event,
+                                                     std::span<const Hash32> topics,
                                                      BytesView data) {
     const auto& params = event.inputs.components;
     const std::size_t first = event.anonymous ? 0 : 1;
     const std::size_t n_indexed = params.size() - event.data_inputs.components.size();
-    if (topics.size() != first + n_indexed) return unexpected(AbiFailure{AbiError::topic_count, topics.size()});
-    if (!event.anonymous && topics[0] != event.topic0) return unexpected(AbiFailure{AbiError::topic_mismatch, 0});
+    if (topics.size() != first + n_indexed)
+        return unexpected(AbiFailure{AbiError::topic_count, topics.size()});
+    if (!event.anonymous && topics[0] != event.topic0)
+        return unexpected(AbiFailure{AbiError::topic_mismatch, 0});
 
     const auto& data_types = event.data_inputs.components;
     auto from_data = Decoder(data, 0).seq({data_types.data(), false}, data_types.size(), 0, 0);
@@ -431,7 +454,8 @@ Result<Revert, AbiFailure> decode_revert(BytesView data, std::span<const Functio
     }
     for (const Function& e : errors) {
         if (e.selector != r.selector) continue;
-        auto v = Decoder(args, 4).seq({e.inputs.components.data(), false}, e.inputs.components.size(), 0, 0);
+        auto v = Decoder(args, 4).seq({e.inputs.components.data(), false},
+                                      e.inputs.components.size(), 0, 0);
         if (!v) return unexpected(v.error());
         r.kind = RevertKind::custom;
         r.error = &e;
@@ -445,17 +469,28 @@ Result<Revert, AbiFailure> decode_revert(BytesView data, std::span<const Functio
 std::string_view panic_meaning(const u256& code) noexcept {
     if (code > 0xff) return "unknown panic code";
     switch (static_cast<unsigned>(code)) {
-        case 0x00: return "generic compiler panic";
-        case 0x01: return "assertion failed";
-        case 0x11: return "arithmetic overflow or underflow";
-        case 0x12: return "division or modulo by zero";
-        case 0x21: return "conversion to an invalid enum value";
-        case 0x22: return "access to an incorrectly encoded storage byte array";
-        case 0x31: return "pop() on an empty array";
-        case 0x32: return "array index out of bounds";
-        case 0x41: return "out of memory (too much allocated or array too large)";
-        case 0x51: return "call to a zero-initialized internal function";
-        default: return "unknown panic code";
+        case 0x00:
+            return "generic compiler panic";
+        case 0x01:
+            return "assertion failed";
+        case 0x11:
+            return "arithmetic overflow or underflow";
+        case 0x12:
+            return "division or modulo by zero";
+        case 0x21:
+            return "conversion to an invalid enum value";
+        case 0x22:
+            return "access to an incorrectly encoded storage byte array";
+        case 0x31:
+            return "pop() on an empty array";
+        case 0x32:
+            return "array index out of bounds";
+        case 0x41:
+            return "out of memory (too much allocated or array too large)";
+        case 0x51:
+            return "call to a zero-initialized internal function";
+        default:
+            return "unknown panic code";
     }
 }
 

@@ -15,12 +15,14 @@ namespace vigil::abi {
 /// computed first, so `out` grows once. Checks every value against its type (kind,
 /// shape, bit width: a u256 of 256 for uint8 is AbiError::number_overflow); on failure
 /// `out` is unchanged and the failure's offset is the index of the argument at fault.
-[[nodiscard]] Result<void, AbiFailure> encode_params(const AbiType& params, std::span<const AbiValue> args,
-                                                     Bytes& out);
-[[nodiscard]] Result<Bytes, AbiFailure> encode_params(const AbiType& params, std::span<const AbiValue> args);
+[[nodiscard]] Result<void, AbiFailure> encode_params(const AbiType& params,
+                                                     std::span<const AbiValue> args, Bytes& out);
+[[nodiscard]] Result<Bytes, AbiFailure> encode_params(const AbiType& params,
+                                                      std::span<const AbiValue> args);
 
 /// selector || encode_params(fn.inputs, args): the calldata of a call.
-[[nodiscard]] Result<Bytes, AbiFailure> encode_call(const Function& fn, std::span<const AbiValue> args);
+[[nodiscard]] Result<Bytes, AbiFailure> encode_call(const Function& fn,
+                                                    std::span<const AbiValue> args);
 
 /// Decodes `data` as the parameter tuple `params`. Strict and bounded, since `data`
 /// comes from outside:
@@ -34,11 +36,13 @@ namespace vigil::abi {
 /// Bytes after the last value and the padding after bytes/string contents are not
 /// inspected, as Solidity's own decoder does not inspect them either.
 /// Failure offsets are byte offsets into `data`.
-[[nodiscard]] Result<std::vector<AbiValue>, AbiFailure> decode_params(const AbiType& params, BytesView data);
+[[nodiscard]] Result<std::vector<AbiValue>, AbiFailure> decode_params(const AbiType& params,
+                                                                      BytesView data);
 
 /// Checks the selector (AbiError::bad_selector) and decodes the arguments of a call;
 /// failure offsets count from the start of `calldata`.
-[[nodiscard]] Result<std::vector<AbiValue>, AbiFailure> decode_call(const Function& fn, BytesView calldata);
+[[nodiscard]] Result<std::vector<AbiValue>, AbiFailure> decode_call(const Function& fn,
+                                                                    BytesView calldata);
 
 /// Decodes a log of `event`: one value per input, in declaration order. Indexed value
 /// types (uintN, intN, address, bool, bytesN) are decoded from their topic with the
@@ -73,7 +77,8 @@ struct Revert {
 /// RevertKind::unknown (not an error: the contract is simply not described). Fails on
 /// 1 to 3 bytes of data (truncated) and on malformed arguments, as decode_params does.
 /// `errors` must outlive the result (Revert::error points into it).
-[[nodiscard]] Result<Revert, AbiFailure> decode_revert(BytesView data, std::span<const Function> errors = {});
+[[nodiscard]] Result<Revert, AbiFailure> decode_revert(BytesView data,
+                                                       std::span<const Function> errors = {});
 
 /// What a Solidity panic code means: 0x01 "assertion failed", 0x11 "arithmetic
 /// overflow or underflow", ...; "unknown panic code" for codes Solidity does not use.

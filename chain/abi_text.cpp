@@ -33,9 +33,15 @@ bool checked_add(u256& a, const u256& b) {
     return true;
 }
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-bool is_hex(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+bool is_digit(char c) {
+    return c >= '0' && c <= '9';
+}
+bool is_alpha(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+bool is_hex(char c) {
+    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
 int hex_value(char c) {
     if (is_digit(c)) return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -45,15 +51,16 @@ int hex_value(char c) {
 // Length of `s` without trailing Unicode White_Space, which is what Rust's
 // str::trim_end (behind cast's unquoted strings) removes.
 std::size_t trimmed_length(std::string_view s) {
-    static constexpr std::string_view kWide[] = {
-        "\xC2\x85", "\xC2\xA0", "\xE1\x9A\x80", "\xE2\x80\xA8", "\xE2\x80\xA9", "\xE2\x80\xAF",
-        "\xE2\x81\x9F", "\xE3\x80\x80"};
+    static constexpr std::string_view kWide[] = {"\xC2\x85",     "\xC2\xA0",     "\xE1\x9A\x80",
+                                                 "\xE2\x80\xA8", "\xE2\x80\xA9", "\xE2\x80\xAF",
+                                                 "\xE2\x81\x9F", "\xE3\x80\x80"};
     for (;;) {
         const std::string_view rest = s;
         if (!s.empty() && (s.back() == ' ' || (s.back() >= '\t' && s.back() <= '\r'))) {
             s.remove_suffix(1);
         } else if (s.size() >= 3 && s.substr(s.size() - 3, 2) == "\xE2\x80" &&
-                   static_cast<uint8_t>(s.back()) >= 0x80 && static_cast<uint8_t>(s.back()) <= 0x8A) {
+                   static_cast<uint8_t>(s.back()) >= 0x80 &&
+                   static_cast<uint8_t>(s.back()) <= 0x8A) {
             s.remove_suffix(3);  // U+2000..U+200A
         } else {
             for (const auto w : kWide)
@@ -95,24 +102,31 @@ private:
     Result<AbiValue, AbiFailure> value(const AbiType& t, unsigned depth) {
         if (depth > kMaxDepth) return unexpected(fail(AbiError::too_deep));
         switch (t.kind) {
-            case AbiKind::boolean: return boolean();
+            case AbiKind::boolean:
+                return boolean();
             case AbiKind::uint: {
                 auto v = number(t.size);
                 if (!v) return unexpected(v.error());
                 return AbiValue(*v);
             }
-            case AbiKind::sint: return signed_number(t.size);
-            case AbiKind::address: return address();
-            case AbiKind::fixed_bytes: return fixed_bytes(t.size);
+            case AbiKind::sint:
+                return signed_number(t.size);
+            case AbiKind::address:
+                return address();
+            case AbiKind::fixed_bytes:
+                return fixed_bytes(t.size);
             case AbiKind::bytes: {
                 auto h = hex_digits();
                 if (!h) return unexpected(h.error());
                 return AbiValue(std::move(*h));
             }
-            case AbiKind::string: return string();
+            case AbiKind::string:
+                return string();
             case AbiKind::array:
-            case AbiKind::fixed_array: return array(t, depth);
-            case AbiKind::tuple: return tuple(t, depth);
+            case AbiKind::fixed_array:
+                return array(t, depth);
+            case AbiKind::tuple:
+                return tuple(t, depth);
         }
         return unexpected(fail(AbiError::value_mismatch));
     }
@@ -132,7 +146,10 @@ private:
         unsigned base = 10;
         if (peek() == '0' && pos_ + 1 < s_.size()) {
             const char p = s_[pos_ + 1];
-            base = (p == 'x' || p == 'X') ? 16 : (p == 'b' || p == 'B') ? 2 : (p == 'o' || p == 'O') ? 8 : 10;
+            base = (p == 'x' || p == 'X')   ? 16
+                   : (p == 'b' || p == 'B') ? 2
+                   : (p == 'o' || p == 'O') ? 8
+                                            : 10;
             if (base != 10) pos_ += 2;
         }
         // Like alloy, read every hex digit after a prefix, then reject the ones the
@@ -164,7 +181,8 @@ private:
             const bool negative = p < s_.size() && s_[p] == '-';
             if (p < s_.size() && (s_[p] == '-' || s_[p] == '+')) ++p;
             const std::size_t e_digits = p;
-            for (; p < s_.size() && is_digit(s_[p]); ++p) exponent = std::min(exponent * 10 + (s_[p] - '0'), 1'000'000L);
+            for (; p < s_.size() && is_digit(s_[p]); ++p)
+                exponent = std::min(exponent * 10 + (s_[p] - '0'), 1'000'000L);
             if (p > e_digits) {
                 pos_ = p;
                 if (negative) exponent = -exponent;
@@ -177,9 +195,12 @@ private:
         while (is_alpha(peek())) ++pos_;
         const auto unit = s_.substr(unit_at, pos_ - unit_at);
         long scale = 0;
-        if (unit == "ether") scale = 18;
-        else if (unit == "gwei" || unit == "nano" || unit == "nanoether") scale = 9;
-        else if (!unit.empty() && unit != "wei") return unexpected(fail_at(AbiError::bad_unit, unit_at));
+        if (unit == "ether")
+            scale = 18;
+        else if (unit == "gwei" || unit == "nano" || unit == "nanoether")
+            scale = 9;
+        else if (!unit.empty() && unit != "wei")
+            return unexpected(fail_at(AbiError::bad_unit, unit_at));
 
         scale += exponent;
         if (scale < 0) return unexpected(fail_at(AbiError::bad_fraction, at));
@@ -198,7 +219,8 @@ private:
         }
         if (!checked_mul(value, powers_of_ten()[static_cast<std::size_t>(scale)]))
             return unexpected(fail_at(AbiError::number_overflow, at));
-        if (bits < 256 && (value >> bits) != 0) return unexpected(fail_at(AbiError::number_overflow, at));
+        if (bits < 256 && (value >> bits) != 0)
+            return unexpected(fail_at(AbiError::number_overflow, at));
         return value;
     }
 
@@ -228,7 +250,8 @@ private:
         if (digits.size() % 2 != 0) return unexpected(fail_at(AbiError::bad_hex, at));
         Bytes out(digits.size() / 2);
         for (std::size_t i = 0; i < out.size(); ++i)
-            out[i] = static_cast<uint8_t>(hex_value(digits[2 * i]) << 4 | hex_value(digits[2 * i + 1]));
+            out[i] =
+                static_cast<uint8_t>(hex_value(digits[2 * i]) << 4 | hex_value(digits[2 * i + 1]));
         return out;
     }
 
@@ -239,7 +262,8 @@ private:
         if (b->size() != 20) return unexpected(fail_at(AbiError::wrong_length, at));
         const auto digits = s_.substr(pos_ - 40, 40);
         auto a = parse_address("0x" + std::string(digits));
-        if (!a) return unexpected(fail_at(AbiError::bad_checksum, pos_ - 40 + (a.error().offset - 2)));
+        if (!a)
+            return unexpected(fail_at(AbiError::bad_checksum, pos_ - 40 + (a.error().offset - 2)));
         return AbiValue(*a);
     }
 
@@ -260,7 +284,8 @@ private:
         if (quote == '"' || quote == '\'') {
             const std::size_t open = pos_++;
             const std::size_t close = s_.find(quote, pos_);
-            if (close == std::string_view::npos) return unexpected(fail_at(AbiError::unterminated_string, open));
+            if (close == std::string_view::npos)
+                return unexpected(fail_at(AbiError::unterminated_string, open));
             std::string out(s_.substr(pos_, close - pos_));
             pos_ = close + 1;
             return AbiValue(std::move(out));
@@ -371,7 +396,8 @@ int utf8_sequence(std::string_view s, std::size_t i, char32_t& cp) {
     const uint8_t lead = b(0);
     int width;
     uint8_t lo = 0x80, hi = 0xbf;  // valid range of the second byte
-    if (lead >= 0xc2 && lead <= 0xdf) width = 2;
+    if (lead >= 0xc2 && lead <= 0xdf)
+        width = 2;
     else if (lead >= 0xe0 && lead <= 0xef) {
         width = 3;
         if (lead == 0xe0) lo = 0xa0;
@@ -400,15 +426,29 @@ void append_debug_string(std::string& out, std::string_view s) {
         const auto c = static_cast<uint8_t>(s[i]);
         if (c < 0x80) {
             switch (c) {
-                case '\0': out += "\\0"; break;
-                case '\t': out += "\\t"; break;
-                case '\r': out += "\\r"; break;
-                case '\n': out += "\\n"; break;
-                case '\\': out += "\\\\"; break;
-                case '"': out += "\\\""; break;
+                case '\0':
+                    out += "\\0";
+                    break;
+                case '\t':
+                    out += "\\t";
+                    break;
+                case '\r':
+                    out += "\\r";
+                    break;
+                case '\n':
+                    out += "\\n";
+                    break;
+                case '\\':
+                    out += "\\\\";
+                    break;
+                case '"':
+                    out += "\\\"";
+                    break;
                 default:
-                    if (c < 0x20 || c == 0x7f) append_escaped_code_point(out, c);
-                    else out += static_cast<char>(c);
+                    if (c < 0x20 || c == 0x7f)
+                        append_escaped_code_point(out, c);
+                    else
+                        out += static_cast<char>(c);
             }
             ++i;
             continue;
@@ -419,8 +459,10 @@ void append_debug_string(std::string& out, std::string_view s) {
             out += "\xEF\xBF\xBD";  // U+FFFD
             i += static_cast<std::size_t>(-n);
         } else {
-            if (detail::debug_escapes(cp)) append_escaped_code_point(out, cp);
-            else out.append(s.substr(i, static_cast<std::size_t>(n)));
+            if (detail::debug_escapes(cp))
+                append_escaped_code_point(out, cp);
+            else
+                out.append(s.substr(i, static_cast<std::size_t>(n)));
             i += static_cast<std::size_t>(n);
         }
     }
@@ -440,7 +482,9 @@ void append_list(std::string& out, const Items& items, char open, char close) {
 struct Appender {
     std::string& out;
     void operator()(const u256& x) const { append_magnitude(out, x, false); }
-    void operator()(const i256& x) const { append_magnitude(out, static_cast<u256>(x < 0 ? i256(-x) : x), x < 0); }
+    void operator()(const i256& x) const {
+        append_magnitude(out, static_cast<u256>(x < 0 ? i256(-x) : x), x < 0);
+    }
     void operator()(const Address& a) const { out += to_checksum(a); }
     void operator()(bool b) const { out += b ? "true" : "false"; }
     void operator()(const BytesN& b) const { out += to_hex(b.view()); }
@@ -456,7 +500,9 @@ Result<AbiValue, AbiFailure> parse_value(const AbiType& type, std::string_view t
     return ValueParser(text).whole(type);
 }
 
-void append_value(std::string& out, const AbiValue& value) { std::visit(Appender{out}, value.v); }
+void append_value(std::string& out, const AbiValue& value) {
+    std::visit(Appender{out}, value.v);
+}
 
 std::string format_value(const AbiValue& value) {
     std::string out;
@@ -467,7 +513,8 @@ std::string format_value(const AbiValue& value) {
 std::string to_string(const Revert& revert) {
     std::string out;
     switch (revert.kind) {
-        case RevertKind::empty: return "empty revert data";
+        case RevertKind::empty:
+            return "empty revert data";
         case RevertKind::error_string:
             out = "Error(";
             append_debug_string(out, revert.message);

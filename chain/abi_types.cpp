@@ -10,41 +10,76 @@ namespace vigil::abi {
 
 std::string_view to_string(AbiError e) noexcept {
     switch (e) {
-        case AbiError::expected_identifier: return "expected_identifier";
-        case AbiError::expected_paren: return "expected_paren";
-        case AbiError::unclosed_paren: return "unclosed_paren";
-        case AbiError::unclosed_bracket: return "unclosed_bracket";
-        case AbiError::unknown_type: return "unknown_type";
-        case AbiError::bad_type_size: return "bad_type_size";
-        case AbiError::bad_array_size: return "bad_array_size";
-        case AbiError::empty_tuple: return "empty_tuple";
-        case AbiError::type_too_large: return "type_too_large";
-        case AbiError::too_many_indexed: return "too_many_indexed";
-        case AbiError::trailing_text: return "trailing_text";
-        case AbiError::too_deep: return "too_deep";
-        case AbiError::arg_count: return "arg_count";
-        case AbiError::bad_number: return "bad_number";
-        case AbiError::number_overflow: return "number_overflow";
-        case AbiError::bad_fraction: return "bad_fraction";
-        case AbiError::bad_unit: return "bad_unit";
-        case AbiError::bad_bool: return "bad_bool";
-        case AbiError::bad_hex: return "bad_hex";
-        case AbiError::wrong_length: return "wrong_length";
-        case AbiError::bad_checksum: return "bad_checksum";
-        case AbiError::unterminated_string: return "unterminated_string";
-        case AbiError::expected_list: return "expected_list";
-        case AbiError::unclosed_list: return "unclosed_list";
-        case AbiError::expected_value: return "expected_value";
-        case AbiError::array_length: return "array_length";
-        case AbiError::value_mismatch: return "value_mismatch";
-        case AbiError::truncated: return "truncated";
-        case AbiError::offset_out_of_range: return "offset_out_of_range";
-        case AbiError::offset_into_head: return "offset_into_head";
-        case AbiError::length_out_of_range: return "length_out_of_range";
-        case AbiError::dirty_bits: return "dirty_bits";
-        case AbiError::topic_count: return "topic_count";
-        case AbiError::topic_mismatch: return "topic_mismatch";
-        case AbiError::bad_selector: return "bad_selector";
+        case AbiError::expected_identifier:
+            return "expected_identifier";
+        case AbiError::expected_paren:
+            return "expected_paren";
+        case AbiError::unclosed_paren:
+            return "unclosed_paren";
+        case AbiError::unclosed_bracket:
+            return "unclosed_bracket";
+        case AbiError::unknown_type:
+            return "unknown_type";
+        case AbiError::bad_type_size:
+            return "bad_type_size";
+        case AbiError::bad_array_size:
+            return "bad_array_size";
+        case AbiError::empty_tuple:
+            return "empty_tuple";
+        case AbiError::type_too_large:
+            return "type_too_large";
+        case AbiError::too_many_indexed:
+            return "too_many_indexed";
+        case AbiError::trailing_text:
+            return "trailing_text";
+        case AbiError::too_deep:
+            return "too_deep";
+        case AbiError::arg_count:
+            return "arg_count";
+        case AbiError::bad_number:
+            return "bad_number";
+        case AbiError::number_overflow:
+            return "number_overflow";
+        case AbiError::bad_fraction:
+            return "bad_fraction";
+        case AbiError::bad_unit:
+            return "bad_unit";
+        case AbiError::bad_bool:
+            return "bad_bool";
+        case AbiError::bad_hex:
+            return "bad_hex";
+        case AbiError::wrong_length:
+            return "wrong_length";
+        case AbiError::bad_checksum:
+            return "bad_checksum";
+        case AbiError::unterminated_string:
+            return "unterminated_string";
+        case AbiError::expected_list:
+            return "expected_list";
+        case AbiError::unclosed_list:
+            return "unclosed_list";
+        case AbiError::expected_value:
+            return "expected_value";
+        case AbiError::array_length:
+            return "array_length";
+        case AbiError::value_mismatch:
+            return "value_mismatch";
+        case AbiError::truncated:
+            return "truncated";
+        case AbiError::offset_out_of_range:
+            return "offset_out_of_range";
+        case AbiError::offset_into_head:
+            return "offset_into_head";
+        case AbiError::length_out_of_range:
+            return "length_out_of_range";
+        case AbiError::dirty_bits:
+            return "dirty_bits";
+        case AbiError::topic_count:
+            return "topic_count";
+        case AbiError::topic_mismatch:
+            return "topic_mismatch";
+        case AbiError::bad_selector:
+            return "bad_selector";
     }
     return "unknown";
 }
@@ -63,7 +98,9 @@ AbiType leaf(AbiKind kind, uint32_t size, bool dynamic) {
     return t;
 }
 
-bool valid_int_bits(unsigned bits) { return bits >= 8 && bits <= 256 && bits % 8 == 0; }
+bool valid_int_bits(unsigned bits) {
+    return bits >= 8 && bits <= 256 && bits % 8 == 0;
+}
 }  // namespace
 
 AbiType make_uint(unsigned bits) {
@@ -74,14 +111,22 @@ AbiType make_int(unsigned bits) {
     assert(valid_int_bits(bits));
     return leaf(AbiKind::sint, bits, false);
 }
-AbiType make_address() { return leaf(AbiKind::address, 160, false); }
-AbiType make_bool() { return leaf(AbiKind::boolean, 8, false); }
+AbiType make_address() {
+    return leaf(AbiKind::address, 160, false);
+}
+AbiType make_bool() {
+    return leaf(AbiKind::boolean, 8, false);
+}
 AbiType make_fixed_bytes(unsigned n) {
     assert(n >= 1 && n <= 32);
     return leaf(AbiKind::fixed_bytes, n, false);
 }
-AbiType make_bytes() { return leaf(AbiKind::bytes, 0, true); }
-AbiType make_string() { return leaf(AbiKind::string, 0, true); }
+AbiType make_bytes() {
+    return leaf(AbiKind::bytes, 0, true);
+}
+AbiType make_string() {
+    return leaf(AbiKind::string, 0, true);
+}
 
 AbiType make_array(AbiType element) {
     assert(element.head_size > 0 && "zero-size elements would let a length word claim any count");
@@ -121,13 +166,30 @@ void append_canonical(std::string& out, const AbiType& type) {
     switch (type.kind) {
         // Two appends, not `"uint" + std::to_string(...)`: GCC 12 reports a bogus
         // -Wrestrict on operator+(const char*, std::string&&).
-        case AbiKind::uint: out += "uint"; out += std::to_string(type.size); return;
-        case AbiKind::sint: out += "int"; out += std::to_string(type.size); return;
-        case AbiKind::address: out += "address"; return;
-        case AbiKind::boolean: out += "bool"; return;
-        case AbiKind::fixed_bytes: out += "bytes"; out += std::to_string(type.size); return;
-        case AbiKind::bytes: out += "bytes"; return;
-        case AbiKind::string: out += "string"; return;
+        case AbiKind::uint:
+            out += "uint";
+            out += std::to_string(type.size);
+            return;
+        case AbiKind::sint:
+            out += "int";
+            out += std::to_string(type.size);
+            return;
+        case AbiKind::address:
+            out += "address";
+            return;
+        case AbiKind::boolean:
+            out += "bool";
+            return;
+        case AbiKind::fixed_bytes:
+            out += "bytes";
+            out += std::to_string(type.size);
+            return;
+        case AbiKind::bytes:
+            out += "bytes";
+            return;
+        case AbiKind::string:
+            out += "string";
+            return;
         case AbiKind::array:
             append_canonical(out, type.components[0]);
             out += "[]";
@@ -155,8 +217,12 @@ std::string to_string(const AbiType& type) {
     return out;
 }
 
-std::string Function::signature() const { return name + to_string(inputs); }
-std::string Event::signature() const { return name + to_string(inputs); }
+std::string Function::signature() const {
+    return name + to_string(inputs);
+}
+std::string Event::signature() const {
+    return name + to_string(inputs);
+}
 
 namespace {
 
@@ -253,8 +319,8 @@ private:
     AbiFailure fail(AbiError e) const { return AbiFailure{e, pos_}; }
 
     void skip_ws() {
-        while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' ||
-                                    s_[pos_] == '\r'))
+        while (pos_ < s_.size() &&
+               (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r'))
             ++pos_;
     }
 
@@ -295,10 +361,9 @@ private:
     }
 
     void skip_modifiers() {
-        static constexpr std::string_view kWords[] = {"external", "public",  "internal",
-                                                      "private",  "view",    "pure",
-                                                      "payable",  "nonpayable", "virtual",
-                                                      "override"};
+        static constexpr std::string_view kWords[] = {
+            "external", "public",  "internal",   "private", "view",
+            "pure",     "payable", "nonpayable", "virtual", "override"};
         for (;;) {
             const auto id = peek_identifier();
             if (std::find(std::begin(kWords), std::end(kWords), id) == std::end(kWords)) return;
@@ -376,7 +441,8 @@ private:
         if (depth >= kMaxDepth) return unexpected(fail(AbiError::too_deep));
         const std::size_t start = pos_;
         Result<AbiType, AbiFailure> base = unexpected(fail(AbiError::expected_identifier));
-        if (peek() == '(' || (peek_identifier() == "tuple" && pos_ + 5 < s_.size() && s_[pos_ + 5] == '(')) {
+        if (peek() == '(' ||
+            (peek_identifier() == "tuple" && pos_ + 5 < s_.size() && s_[pos_ + 5] == '(')) {
             if (peek() != '(') pos_ += 5;
             base = tuple(depth);
         } else {
@@ -395,7 +461,8 @@ private:
             } else {
                 uint64_t n = 0;
                 const auto digits = s_.substr(digits_at, pos_ - digits_at);
-                const auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+                const auto [p, ec] =
+                    std::from_chars(digits.data(), digits.data() + digits.size(), n);
                 if (ec != std::errc{} || n == 0 || n > (uint64_t{1} << 32) - 1)
                     return unexpected(AbiFailure{AbiError::bad_array_size, digits_at});
                 if (!t.dynamic && t.head_size * n > kMaxStaticSize)
@@ -417,11 +484,13 @@ private:
         uint64_t static_size = 0;
         for (;;) {
             skip_ws();
-            if (members.empty() && peek() == ')') return unexpected(AbiFailure{AbiError::empty_tuple, open});
+            if (members.empty() && peek() == ')')
+                return unexpected(AbiFailure{AbiError::empty_tuple, open});
             auto p = param(ParamMode::plain, depth + 1);
             if (!p) return unexpected(p.error());
             static_size += p->type.head_size;
-            if (static_size > kMaxStaticSize) return unexpected(AbiFailure{AbiError::type_too_large, open});
+            if (static_size > kMaxStaticSize)
+                return unexpected(AbiFailure{AbiError::type_too_large, open});
             members.push_back(std::move(p->type));
             skip_ws();
             if (peek() == ')') break;
@@ -474,14 +543,20 @@ private:
 
 }  // namespace
 
-Result<AbiType, AbiFailure> parse_type(std::string_view text) { return SignatureParser(text).whole_type(); }
+Result<AbiType, AbiFailure> parse_type(std::string_view text) {
+    return SignatureParser(text).whole_type();
+}
 
 Result<Function, AbiFailure> parse_function(std::string_view text) {
     return SignatureParser(text).function("function");
 }
 
-Result<Function, AbiFailure> parse_error(std::string_view text) { return SignatureParser(text).function("error"); }
+Result<Function, AbiFailure> parse_error(std::string_view text) {
+    return SignatureParser(text).function("error");
+}
 
-Result<Event, AbiFailure> parse_event(std::string_view text) { return SignatureParser(text).event(); }
+Result<Event, AbiFailure> parse_event(std::string_view text) {
+    return SignatureParser(text).event();
+}
 
 }  // namespace vigil::abi

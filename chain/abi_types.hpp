@@ -46,7 +46,7 @@ enum class AbiError : uint8_t {
     expected_value,       ///< an empty element where a value belongs (`[a,,b]`)
     array_length,         ///< T[k] given a number of elements other than k
     // Values handed to the encoder.
-    value_mismatch,       ///< the value's kind or shape does not match the type
+    value_mismatch,  ///< the value's kind or shape does not match the type
     // Encoded data.
     truncated,            ///< data ends inside a word the type needs
     offset_out_of_range,  ///< an offset points past the end of the data
@@ -54,9 +54,9 @@ enum class AbiError : uint8_t {
     length_out_of_range,  ///< a length word claims more than the remaining data holds
     dirty_bits,           ///< a word not in canonical form (uint8 high bits, bool 2, ...)
     // Logs and revert data.
-    topic_count,          ///< a log with a number of topics other than the event's
-    topic_mismatch,       ///< topic0 is not the event's signature hash
-    bad_selector,         ///< calldata whose selector is not the function's
+    topic_count,     ///< a log with a number of topics other than the event's
+    topic_mismatch,  ///< topic0 is not the event's signature hash
+    bad_selector,    ///< calldata whose selector is not the function's
 };
 
 /// "dirty_bits": the enumerator's name.
@@ -80,8 +80,8 @@ inline constexpr unsigned kMaxDepth = 32;
 inline constexpr uint64_t kMaxStaticSize = uint64_t{1} << 32;
 
 enum class AbiKind : uint8_t {
-    uint,         ///< uintN, size = N bits
-    sint,         ///< intN, size = N bits
+    uint,  ///< uintN, size = N bits
+    sint,  ///< intN, size = N bits
     address,
     boolean,
     fixed_bytes,  ///< bytesN, size = N bytes
@@ -96,16 +96,16 @@ enum class AbiKind : uint8_t {
 /// in `dynamic` and `head_size` so the codec never recomputes them.
 struct AbiType {
     AbiKind kind = AbiKind::tuple;
-    uint32_t size = 0;                 ///< bits, bytes or element count (see AbiKind)
-    bool dynamic = false;              ///< encoded out of line (bytes, string, T[], or holds one)
-    uint64_t head_size = 0;            ///< bytes taken in the parent's head: 32 if dynamic
-    std::vector<AbiType> components;   ///< element type (arrays) or members (tuple)
+    uint32_t size = 0;                ///< bits, bytes or element count (see AbiKind)
+    bool dynamic = false;             ///< encoded out of line (bytes, string, T[], or holds one)
+    uint64_t head_size = 0;           ///< bytes taken in the parent's head: 32 if dynamic
+    std::vector<AbiType> components;  ///< element type (arrays) or members (tuple)
 
     bool operator==(const AbiType&) const = default;
 };
 
-AbiType make_uint(unsigned bits);   ///< asserts bits in 8..256, multiple of 8
-AbiType make_int(unsigned bits);    ///< asserts bits in 8..256, multiple of 8
+AbiType make_uint(unsigned bits);  ///< asserts bits in 8..256, multiple of 8
+AbiType make_int(unsigned bits);   ///< asserts bits in 8..256, multiple of 8
 AbiType make_address();
 AbiType make_bool();
 AbiType make_fixed_bytes(unsigned n);  ///< asserts n in 1..32
@@ -129,7 +129,7 @@ struct Function {
     std::string name;
     AbiType inputs = make_tuple({});
     AbiType outputs = make_tuple({});
-    std::vector<std::string> input_names;   ///< "" where the signature gave no name
+    std::vector<std::string> input_names;  ///< "" where the signature gave no name
     std::vector<std::string> output_names;
     bool has_outputs = false;  ///< the signature had a returns list (`f()(uint)`, `returns (...)`)
     Selector selector{};
@@ -144,8 +144,8 @@ struct Event {
     std::string name;
     AbiType inputs = make_tuple({});
     std::vector<std::string> names;
-    std::vector<bool> indexed;  ///< one flag per input
-    bool anonymous = false;     ///< anonymous events have no topic0
+    std::vector<bool> indexed;             ///< one flag per input
+    bool anonymous = false;                ///< anonymous events have no topic0
     AbiType data_inputs = make_tuple({});  ///< the non-indexed inputs: the layout of the log's data
     Hash32 topic0{};
 

@@ -40,20 +40,26 @@ struct AbiTuple {
 /// One value. uintN is u256 and intN is i256 whatever N; `std::string` holds the bytes
 /// of a Solidity string as they are (not necessarily valid UTF-8 when decoded).
 struct AbiValue {
-    using Variant = std::variant<u256, i256, Address, bool, BytesN, Bytes, std::string, AbiArray, AbiTuple>;
+    using Variant =
+        std::variant<u256, i256, Address, bool, BytesN, Bytes, std::string, AbiArray, AbiTuple>;
     Variant v;
 
     AbiValue() = default;
     /// From any alternative (u256, Address, AbiTuple, ...). Plain integers are
     /// ambiguous between u256 and i256 and do not compile: say which.
     template <class T>
-        requires(!std::same_as<std::remove_cvref_t<T>, AbiValue> && std::constructible_from<Variant, T &&>)
-    AbiValue(T&& x) : v(std::forward<T>(x)) {}
+    requires(!std::same_as<std::remove_cvref_t<T>, AbiValue> &&
+             std::constructible_from<Variant, T&&>) AbiValue(T&& x)
+        : v(std::forward<T>(x)) {}
 
     bool operator==(const AbiValue&) const = default;
 };
 
-inline bool AbiArray::operator==(const AbiArray& o) const { return items == o.items; }
-inline bool AbiTuple::operator==(const AbiTuple& o) const { return items == o.items; }
+inline bool AbiArray::operator==(const AbiArray& o) const {
+    return items == o.items;
+}
+inline bool AbiTuple::operator==(const AbiTuple& o) const {
+    return items == o.items;
+}
 
 }  // namespace vigil::abi

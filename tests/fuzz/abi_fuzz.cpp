@@ -4,7 +4,8 @@
 // re-encodes and decodes to the same values, and that a parsed signature's canonical
 // form parses to the same type.
 //   CC=clang CXX=clang++ cmake -S . -B build-abi-fuzz -DVIGIL_FUZZ=ON -DVIGIL_BUILD_BENCH=OFF
-//   cmake --build build-abi-fuzz --target abi_fuzz && build-abi-fuzz/tests/fuzz/abi_fuzz -max_total_time=60
+//   cmake --build build-abi-fuzz --target abi_fuzz && build-abi-fuzz/tests/fuzz/abi_fuzz
+//   -max_total_time=60
 #include <cstdlib>
 #include <string_view>
 
@@ -34,10 +35,12 @@ void round_trip(const AbiType& params, BytesView data) {
 const std::vector<AbiType>& fixed_signatures() {
     static const std::vector<AbiType> sigs = [] {
         std::vector<AbiType> out;
-        for (const char* s : {"f(address,address,address,uint256,bool)",
-                              "f(((address,address,address,address,uint256),address,uint256,uint256,bytes))",
-                              "f(uint8,int8,int128,bool,address,bytes3,bytes32)", "f(string[],bytes[2],uint256[][])",
-                              "f((uint16,string)[3][],int256[2])", "f(bytes,string)"})
+        for (const char* s :
+             {"f(address,address,address,uint256,bool)",
+              "f(((address,address,address,address,uint256),address,uint256,uint256,bytes))",
+              "f(uint8,int8,int128,bool,address,bytes3,bytes32)",
+              "f(string[],bytes[2],uint256[][])", "f((uint16,string)[3][],int256[2])",
+              "f(bytes,string)"})
             out.push_back(parse_function(s)->inputs);
         return out;
     }();
@@ -69,7 +72,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
             auto f = parse_function(text);
             if (f) {
                 auto again = parse_function(f->signature());
-                require(again.has_value() && again->inputs == f->inputs && again->selector == f->selector);
+                require(again.has_value() && again->inputs == f->inputs &&
+                        again->selector == f->selector);
             }
             auto e = parse_event(text);
             if (e) require(parse_event(e->signature()).has_value());
@@ -101,13 +105,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
         }
         case 5: {  // a log: topics from the first bytes, the rest is data
             static const Event e = *parse_event(
-                "event Borrow(address indexed reserve, string indexed tag, address user, uint256 amount, "
+                "event Borrow(address indexed reserve, string indexed tag, address user, uint256 "
+                "amount, "
                 "uint8 mode, (bytes,int16)[] extra)");
             const std::size_t n_topics = (mode / 6) % 5;
             if (rest.size() < 32 * n_topics) break;
             std::vector<Hash32> topics(n_topics);
             for (std::size_t i = 0; i < n_topics; ++i)
-                std::copy_n(rest.begin() + static_cast<std::ptrdiff_t>(32 * i), 32, topics[i].bytes.begin());
+                std::copy_n(rest.begin() + static_cast<std::ptrdiff_t>(32 * i), 32,
+                            topics[i].bytes.begin());
             if (n_topics > 0 && (mode & 0x80)) topics[0] = e.topic0;
             auto v = decode_log(e, topics, rest.subspan(32 * n_topics));
             if (v)

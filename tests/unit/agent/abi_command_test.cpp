@@ -48,32 +48,44 @@ TEST(abi_command, encode_prints_the_spec_examples) {
 
 TEST(abi_command, prints_what_cast_prints) {
     const std::vector<std::vector<std::string>> encodes = {
-        {"encode", "liquidationCall(address,address,address,uint256,bool)", "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed",
-         "0xfb6916095ca1df60bb79ce92ce3ea74c37c5d359", "0xdbf03b407c01e7cd3cbea99509d93f8dddc8c6fb", "1.5 ether", "true"},
-        {"encode", "function f((uint256,string)[] xs, int8 y) returns (bool)", "[(1, hello), (2,\"a,b\")]", "-128"},
+        {"encode", "liquidationCall(address,address,address,uint256,bool)",
+         "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed", "0xfb6916095ca1df60bb79ce92ce3ea74c37c5d359",
+         "0xdbf03b407c01e7cd3cbea99509d93f8dddc8c6fb", "1.5 ether", "true"},
+        {"encode", "function f((uint256,string)[] xs, int8 y) returns (bool)",
+         "[(1, hello), (2,\"a,b\")]", "-128"},
         {"encode", "f()"},
     };
     const std::vector<std::vector<std::string>> decodes = {
         {"decode", "f()((uint256,bool),uint8[2][])",
-         "0x0000000000000000000000000000000000000000000000000000000000000001000000000000000000000000000000000000000000000000"
-         "0000000000000001000000000000000000000000000000000000000000000000000000000000006000000000000000000000000000000000"
-         "0000000000000000000000000000000200000000000000000000000000000000000000000000000000000000000000010000000000000000"
-         "0000000000000000000000000000000000000000000000020000000000000000000000000000000000000000000000000000000000000003"
+         "0x000000000000000000000000000000000000000000000000000000000000000100000000000000000000000"
+         "0000000000000000000000000"
+         "00000000000000010000000000000000000000000000000000000000000000000000000000000060000000000"
+         "00000000000000000000000"
+         "00000000000000000000000000000002000000000000000000000000000000000000000000000000000000000"
+         "00000010000000000000000"
+         "00000000000000000000000000000000000000000000000200000000000000000000000000000000000000000"
+         "00000000000000000000003"
          "0000000000000000000000000000000000000000000000000000000000000004"},
-        {"decode", "balanceOf(address)(uint256)", "0x00000000000000000000000000000000000000000000000000000000000f4240"},
+        {"decode", "balanceOf(address)(uint256)",
+         "0x00000000000000000000000000000000000000000000000000000000000f4240"},
         {"decode", "f()(int256,string,address)",
-         "0xfffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffc180000000000000000000000000000000000000000000000"
-         "00000000000000006000000000000000000000000000000000000000000000000000000000deadbeef000000000000000000000000000000"
-         "000000000000000000000000000000000a2274616209c3a92c5c6e00000000000000000000000000000000000000000000"},
+         "0xfffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffc1800000000000000000000000"
+         "00000000000000000000000"
+         "00000000000000006000000000000000000000000000000000000000000000000000000000deadbeef0000000"
+         "00000000000000000000000"
+         "000000000000000000000000000000000a2274616209c3a92c5c6e00000000000000000000000000000000000"
+         "000000000"},
         {"decode", "--input", "transfer(address,uint256)",
-         "0x0000000000000000000000005aaeb6053f3e94c9b9a09f33669435e7ef1beaed0000000000000000000000000000000000000000"
+         "0x0000000000000000000000005aaeb6053f3e94c9b9a09f33669435e7ef1beaed00000000000000000000000"
+         "00000000000000000"
          "000000000de0b6b3a7640000"},
     };
     for (const auto* group : {&encodes, &decodes}) {
         for (const auto& args : *group) {
             const auto o = run_abi(args);
             ASSERT_EQ(o.code, vigil::cli::kOk) << args[1] << ": " << o.err;
-            std::vector<std::string> cast_args = {args[0] == "encode" ? "abi-encode" : "abi-decode"};
+            std::vector<std::string> cast_args = {args[0] == "encode" ? "abi-encode"
+                                                                      : "abi-decode"};
             cast_args.insert(cast_args.end(), args.begin() + 1, args.end());
             EXPECT_EQ(o.out, vigil::test::cast(cast_args) + "\n") << args[1];
         }
@@ -84,10 +96,13 @@ TEST(abi_command, bad_input_is_one_line_and_exit_code_2) {
     expect_usage_error(run_abi({}), "usage");
     expect_usage_error(run_abi({"frobnicate"}), "unknown subcommand");
     expect_usage_error(run_abi({"encode"}), "missing SIG");
-    expect_usage_error(run_abi({"encode", "f(uint7)", "1"}), "signature: bad_type_size at offset 2");
-    expect_usage_error(run_abi({"encode", "f(uint256,bool)", "1"}), "arg_count: f(uint256,bool) takes 2 arguments, got 1");
+    expect_usage_error(run_abi({"encode", "f(uint7)", "1"}),
+                       "signature: bad_type_size at offset 2");
+    expect_usage_error(run_abi({"encode", "f(uint256,bool)", "1"}),
+                       "arg_count: f(uint256,bool) takes 2 arguments, got 1");
     expect_usage_error(run_abi({"encode", "f(uint256)", "1", "2"}), "arg_count");
-    expect_usage_error(run_abi({"encode", "f(bool,uint8)", "true", "256"}), "argument 2: number_overflow at offset 0");
+    expect_usage_error(run_abi({"encode", "f(bool,uint8)", "true", "256"}),
+                       "argument 2: number_overflow at offset 0");
     expect_usage_error(run_abi({"decode", "f()(uint256)"}), "arg_count");
     expect_usage_error(run_abi({"decode", "f(uint256)", "0x"}), "no output types");
     expect_usage_error(run_abi({"decode", "f()(uint256)", "0xzz"}), "data: bad_digit at offset 2");

@@ -23,7 +23,8 @@ using namespace vigil::abi;
 namespace {
 
 constexpr std::size_t kEncodeCases = 1200;
-constexpr std::size_t kFormatCases = 200;  // of the encode cases, also compared through cast abi-decode
+constexpr std::size_t kFormatCases =
+    200;  // of the encode cases, also compared through cast abi-decode
 constexpr std::size_t kHashCases = 150;
 
 uint64_t seed() {
@@ -38,8 +39,10 @@ uint64_t seed() {
 std::string shell_quote(std::string_view s) {
     std::string out = "'";
     for (char c : s) {
-        if (c == '\'') out += "'\\''";
-        else out += c;
+        if (c == '\'')
+            out += "'\\''";
+        else
+            out += c;
     }
     return out + "'";
 }
@@ -67,7 +70,9 @@ std::vector<std::string> run_cast_batch(const std::vector<std::vector<std::strin
     }
     std::vector<std::future<test::RunResult>> runs;
     for (const auto& script : scripts)
-        runs.push_back(std::async(std::launch::async, [&script] { return test::run({"/bin/bash", "-s"}, script); }));
+        runs.push_back(std::async(std::launch::async, [&script] {
+            return test::run({"/bin/bash", "-s"}, script);
+        }));
     std::vector<std::vector<std::string>> per_worker;
     for (auto& r : runs) {
         const test::RunResult res = r.get();
@@ -84,7 +89,8 @@ std::vector<std::string> run_cast_batch(const std::vector<std::vector<std::strin
             }
             // cast's own trailing newline plus the one echoed before the marker.
             while (!current.empty() && current.back() == '\n') current.pop_back();
-            outs.push_back(line.substr(kMarker.size()) == "0" ? current : "CAST FAILED: " + current);
+            outs.push_back(line.substr(kMarker.size()) == "0" ? current
+                                                              : "CAST FAILED: " + current);
             current.clear();
         }
         per_worker.push_back(std::move(outs));
@@ -103,23 +109,35 @@ class Generator {
 public:
     explicit Generator(uint64_t seed) : rng_(seed) {}
 
-    std::size_t below(std::size_t n) { return std::uniform_int_distribution<std::size_t>(0, n - 1)(rng_); }
+    std::size_t below(std::size_t n) {
+        return std::uniform_int_distribution<std::size_t>(0, n - 1)(rng_);
+    }
     bool chance(unsigned percent) { return below(100) < percent; }
 
     // A random type as signature text (aliases and `tuple(` sometimes) and parsed.
     std::string type_text(unsigned depth) {
         const std::size_t pick = below(depth >= 3 ? 8 : 12);
         switch (pick) {
-            case 0: return chance(10) ? "uint" : "uint" + std::to_string(8 * (1 + below(32)));
-            case 1: return chance(10) ? "int" : "int" + std::to_string(8 * (1 + below(32)));
-            case 2: return "address";
-            case 3: return "bool";
-            case 4: return "bytes" + std::to_string(1 + below(32));
-            case 5: return "bytes";
-            case 6: return "string";
-            case 7: return "uint256";
-            case 8: return type_text(depth + 1) + "[]";
-            case 9: return type_text(depth + 1) + "[" + std::to_string(1 + below(3)) + "]";
+            case 0:
+                return chance(10) ? "uint" : "uint" + std::to_string(8 * (1 + below(32)));
+            case 1:
+                return chance(10) ? "int" : "int" + std::to_string(8 * (1 + below(32)));
+            case 2:
+                return "address";
+            case 3:
+                return "bool";
+            case 4:
+                return "bytes" + std::to_string(1 + below(32));
+            case 5:
+                return "bytes";
+            case 6:
+                return "string";
+            case 7:
+                return "uint256";
+            case 8:
+                return type_text(depth + 1) + "[]";
+            case 9:
+                return type_text(depth + 1) + "[" + std::to_string(1 + below(3)) + "]";
             default: {
                 std::string t = chance(15) ? "tuple(" : "(";
                 const std::size_t n = 1 + below(3);
@@ -168,7 +186,8 @@ public:
                 for (auto& x : b) x = byte();
                 return {b, to_hex(b)};
             }
-            case AbiKind::string: return string_value(in_list);
+            case AbiKind::string:
+                return string_value(in_list);
             case AbiKind::array:
             case AbiKind::fixed_array: {
                 const std::size_t n = t.kind == AbiKind::fixed_array ? t.size : below(4);
@@ -218,23 +237,34 @@ private:
     u256 uint_value(unsigned bits) {
         const u256 max = bits == 256 ? ~u256(0) : (u256(1) << bits) - 1;
         switch (below(8)) {
-            case 0: return 0;
-            case 1: return max;
-            case 2: return max - 1;
-            case 3: return u256(1) << (bits - 1);
-            case 4: return bits >= 16 ? u256(9999 + below(2)) : max;  // around the [1e4] hint
-            default: return random_bits(bits);
+            case 0:
+                return 0;
+            case 1:
+                return max;
+            case 2:
+                return max - 1;
+            case 3:
+                return u256(1) << (bits - 1);
+            case 4:
+                return bits >= 16 ? u256(9999 + below(2)) : max;  // around the [1e4] hint
+            default:
+                return random_bits(bits);
         }
     }
 
     i256 int_value(unsigned bits) {
         const i256 half = i256(1) << (bits - 1);
         switch (below(8)) {
-            case 0: return 0;
-            case 1: return -1;
-            case 2: return half - 1;
-            case 3: return -half;
-            case 4: return bits >= 16 ? -static_cast<i256>(10000 + below(2)) : -half;
+            case 0:
+                return 0;
+            case 1:
+                return -1;
+            case 2:
+                return half - 1;
+            case 3:
+                return -half;
+            case 4:
+                return bits >= 16 ? -static_cast<i256>(10000 + below(2)) : -half;
             default: {
                 const i256 m = static_cast<i256>(random_bits(bits - 1));
                 return chance(50) ? i256(-m) : m;
@@ -246,19 +276,45 @@ private:
         // Plain words, text that needs quotes, Unicode that cast prints as is or
         // escapes (combining marks, zero-width space, controls), and empty strings.
         static const std::vector<std::string> kPool = {
-            "hello", "Aave", "x", "under_score", "a.b-c", "MiXeD123", "with space",
-            "comma,inside", "[brackets]", "(parens)", "it's", "say \"hi\"", "tab\there", "line\nbreak",
-            "back\\slash", "caf\xc3\xa9", "\xe6\x97\xa5\xe6\x9c\xac", "\xf0\x9f\x98\x80", "e\xcc\x81",
-            "zero\xe2\x80\x8bwidth", "bell\x07", "del\x7f", "nbsp\xc2\xa0in", "\xef\xbb\xbf" "bom", "",
-            "  leading", "0x1234", "true", "-5",
+            "hello",
+            "Aave",
+            "x",
+            "under_score",
+            "a.b-c",
+            "MiXeD123",
+            "with space",
+            "comma,inside",
+            "[brackets]",
+            "(parens)",
+            "it's",
+            "say \"hi\"",
+            "tab\there",
+            "line\nbreak",
+            "back\\slash",
+            "caf\xc3\xa9",
+            "\xe6\x97\xa5\xe6\x9c\xac",
+            "\xf0\x9f\x98\x80",
+            "e\xcc\x81",
+            "zero\xe2\x80\x8bwidth",
+            "bell\x07",
+            "del\x7f",
+            "nbsp\xc2\xa0in",
+            "\xef\xbb\xbf"
+            "bom",
+            "",
+            "  leading",
+            "0x1234",
+            "true",
+            "-5",
         };
         std::string s = kPool[below(kPool.size())];
         if (chance(20)) s += std::to_string(below(1000));
         const bool plain = !s.empty() && s.find_first_of(" \t\n,[]()'\"\\") == std::string::npos &&
-                           static_cast<uint8_t>(s[0]) < 0x80 && static_cast<uint8_t>(s.back()) < 0x80;
+                           static_cast<uint8_t>(s[0]) < 0x80 &&
+                           static_cast<uint8_t>(s.back()) < 0x80;
         if (plain && chance(50)) return {s, s};
-        if (!in_list && chance(30) && !s.empty() && s.back() != ' ' && s.front() != '"' && s.front() != '\'' &&
-            s.find_first_of("\t\n\xc2\xe2") == std::string::npos)
+        if (!in_list && chance(30) && !s.empty() && s.back() != ' ' && s.front() != '"' &&
+            s.front() != '\'' && s.find_first_of("\t\n\xc2\xe2") == std::string::npos)
             return {s, s};  // top-level text is taken whole
         const char quote = s.find('"') == std::string::npos ? '"' : '\'';
         return {s, quote + s + quote};
@@ -330,14 +386,16 @@ TEST(abi_cast_diff, random_encodings_match_cast_byte_for_byte) {
         std::vector<AbiValue> parsed;
         for (std::size_t k = 0; k < c.texts.size(); ++k) {
             auto v = parse_value(c.fn.inputs.components[k], c.texts[k]);
-            ASSERT_TRUE(v.has_value()) << describe(c) << "\nargument " << k << ": " << v.error().to_string();
+            ASSERT_TRUE(v.has_value())
+                << describe(c) << "\nargument " << k << ": " << v.error().to_string();
             parsed.push_back(std::move(*v));
         }
         EXPECT_EQ(parsed, c.values) << describe(c);
         auto ours = encode_params(c.fn.inputs, parsed);
         ASSERT_TRUE(ours.has_value()) << describe(c) << "\n" << ours.error().to_string();
         const bool same = to_hex(*ours) == cast_out[i];
-        EXPECT_TRUE(same) << describe(c) << "\nvigil: " << to_hex(*ours) << "\ncast:  " << cast_out[i];
+        EXPECT_TRUE(same) << describe(c) << "\nvigil: " << to_hex(*ours)
+                          << "\ncast:  " << cast_out[i];
         // ... and decodes cast's bytes back to the generated values.
         auto cast_bytes = parse_hex(cast_out[i]);
         ASSERT_TRUE(cast_bytes.has_value()) << describe(c) << "\ncast: " << cast_out[i];
@@ -370,7 +428,8 @@ TEST(abi_cast_diff, decoded_values_print_like_cast_abi_decode) {
     }
     const auto cast_out = run_cast_batch(calls);
     for (std::size_t i = 0; i < cases.size(); ++i)
-        EXPECT_EQ(ours[i], cast_out[i]) << "cast abi-decode " << shell_quote(calls[i][1]) << " " << calls[i][2];
+        EXPECT_EQ(ours[i], cast_out[i])
+            << "cast abi-decode " << shell_quote(calls[i][1]) << " " << calls[i][2];
 }
 
 TEST(abi_cast_diff, keccak_and_eip55_match_cast) {
@@ -379,7 +438,9 @@ TEST(abi_cast_diff, keccak_and_eip55_match_cast) {
     std::vector<std::string> ours;
     for (std::size_t i = 0; i < kHashCases; ++i) {
         // Lengths around the 136-byte rate block boundaries come up often.
-        const std::size_t n = i % 3 == 0 ? 134 + g.below(5) : i % 3 == 1 ? 271 + g.below(3) : g.below(600);
+        const std::size_t n = i % 3 == 0   ? 134 + g.below(5)
+                              : i % 3 == 1 ? 271 + g.below(3)
+                                           : g.below(600);
         const Bytes data = g.bytes(n);
         calls.push_back({"keccak", to_hex(data)});
         ours.push_back(to_hex(keccak256(data)));

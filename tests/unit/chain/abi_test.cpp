@@ -8,7 +8,9 @@
 
 namespace vigil::abi {
 // Readable failures in gtest messages.
-void PrintTo(const AbiFailure& f, std::ostream* os) { *os << f.to_string(); }
+void PrintTo(const AbiFailure& f, std::ostream* os) {
+    *os << f.to_string();
+}
 }  // namespace vigil::abi
 
 using namespace vigil;
@@ -73,7 +75,8 @@ TEST(abi_spec, examples_give_the_published_selector_and_calldata) {
         if (v.contains("returns")) {
             const Function with_out = fn(v["signature"].get<std::string>() + "(" +
                                          v["returns"]["type"].get<std::string>() + ")");
-            auto r = decode_params(with_out.outputs, hex(v["returns"]["encoded"].get<std::string>()));
+            auto r =
+                decode_params(with_out.outputs, hex(v["returns"]["encoded"].get<std::string>()));
             ASSERT_TRUE(r.has_value());
             EXPECT_EQ(format_value((*r)[0]), v["returns"]["value"].get<std::string>());
         }
@@ -84,21 +87,24 @@ TEST(abi_selector, well_known_functions_and_events) {
     // ERC-20 and Aave v3 selectors/topics as published in their verified ABIs.
     EXPECT_EQ(to_hex(BytesView(fn("transfer(address,uint256)").selector)), "0xa9059cbb");
     EXPECT_EQ(to_hex(BytesView(fn("balanceOf(address)").selector)), "0x70a08231");
-    EXPECT_EQ(to_hex(BytesView(fn("liquidationCall(address,address,address,uint256,bool)").selector)),
-              "0x00a718a9");
-    auto transfer = parse_event("event Transfer(address indexed from, address indexed to, uint256 value)");
+    EXPECT_EQ(
+        to_hex(BytesView(fn("liquidationCall(address,address,address,uint256,bool)").selector)),
+        "0x00a718a9");
+    auto transfer =
+        parse_event("event Transfer(address indexed from, address indexed to, uint256 value)");
     ASSERT_TRUE(transfer.has_value());
-    EXPECT_EQ(to_hex(transfer->topic0), "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef");
+    EXPECT_EQ(to_hex(transfer->topic0),
+              "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef");
 }
 
 // ---- signatures and types ----------------------------------------------------------
 
 TEST(abi_signature, accepts_the_human_readable_forms) {
     const std::string canonical = "f(uint256,bool)";
-    for (const char* text : {"f(uint256,bool)", "f(uint,bool)", "function f(uint256 x, bool y) returns (bool)",
-                             "function f(uint256 x, bool y) external view returns (bool ok)",
-                             "f(uint256,bool)(bool)", "f (uint256 memory x , bool)", "f(uint256,bool,)",
-                             "  f(uint256,bool)  "}) {
+    for (const char* text :
+         {"f(uint256,bool)", "f(uint,bool)", "function f(uint256 x, bool y) returns (bool)",
+          "function f(uint256 x, bool y) external view returns (bool ok)", "f(uint256,bool)(bool)",
+          "f (uint256 memory x , bool)", "f(uint256,bool,)", "  f(uint256,bool)  "}) {
         auto f = parse_function(text);
         ASSERT_TRUE(f.has_value()) << text << ": " << f.error().to_string();
         EXPECT_EQ(f->signature(), canonical) << text;
@@ -114,8 +120,11 @@ TEST(abi_signature, accepts_the_human_readable_forms) {
 }
 
 TEST(abi_signature, canonical_types_of_nested_tuples_and_arrays) {
-    const Function f = fn("liquidate(((address,address,address,address,uint256),address,uint256,uint256,bytes))");
-    EXPECT_EQ(f.signature(), "liquidate(((address,address,address,address,uint256),address,uint256,uint256,bytes))");
+    const Function f =
+        fn("liquidate(((address,address,address,address,uint256),address,uint256,uint256,bytes))");
+    EXPECT_EQ(
+        f.signature(),
+        "liquidate(((address,address,address,address,uint256),address,uint256,uint256,bytes))");
     EXPECT_TRUE(f.inputs.components[0].dynamic);
     auto t = parse_type("tuple(uint, bytes3[2], (int8,string)[])[][4]");
     ASSERT_TRUE(t.has_value());
@@ -127,24 +136,28 @@ TEST(abi_signature, canonical_types_of_nested_tuples_and_arrays) {
 
 TEST(abi_event, parses_indexed_and_anonymous) {
     auto e = parse_event(
-        "event Borrow(address indexed reserve, address user, address indexed onBehalfOf, uint256 amount, "
+        "event Borrow(address indexed reserve, address user, address indexed onBehalfOf, uint256 "
+        "amount, "
         "uint8 interestRateMode, uint256 borrowRate, uint16 indexed referralCode)");
     ASSERT_TRUE(e.has_value()) << e.error().to_string();
     EXPECT_EQ(e->signature(), "Borrow(address,address,address,uint256,uint8,uint256,uint16)");
     // Aave v3 Pool's Borrow topic, as indexed by block explorers.
-    EXPECT_EQ(to_hex(e->topic0), "0xb3d084820fb1a9decffb176436bd02558d15fac9b0ddfed8c465bc7359d7dce0");
+    EXPECT_EQ(to_hex(e->topic0),
+              "0xb3d084820fb1a9decffb176436bd02558d15fac9b0ddfed8c465bc7359d7dce0");
     EXPECT_EQ(e->indexed, (std::vector<bool>{true, false, true, false, false, false, true}));
     EXPECT_EQ(e->names[1], "user");
-    EXPECT_TRUE(parse_event("event A(uint indexed a, uint indexed b, uint indexed c, uint indexed d) anonymous")
-                    ->anonymous);
+    EXPECT_TRUE(
+        parse_event(
+            "event A(uint indexed a, uint indexed b, uint indexed c, uint indexed d) anonymous")
+            ->anonymous);
 }
 
 // ---- round trips ------------------------------------------------------------------
 
 TEST(abi_codec, round_trips_every_kind) {
-    const Function f = fn(
-        "f(uint8,uint256,int8,int256,address,bool,bytes1,bytes32,bytes,string,uint16[],int24[3],"
-        "(bool,string[],(address,bytes)[2])[],string[2][])");
+    const Function f =
+        fn("f(uint8,uint256,int8,int256,address,bool,bytes1,bytes32,bytes,string,uint16[],int24[3],"
+           "(bool,string[],(address,bytes)[2])[],string[2][])");
     const std::vector<std::string> texts = {
         "255",
         "115792089237316195423570985008687907853269984665640564039457584007913129639935",
@@ -159,7 +172,8 @@ TEST(abi_codec, round_trips_every_kind) {
         "[1,2,65535]",
         "[-8388608,0,8388607]",
         "[(true,[a,\"b,c\",''],[(0x0000000000000000000000000000000000000001,0x01),"
-        "(0xdAC17F958D2ee523a2206206994597C13D831ec7,0x)]),(false,[],[(0x0000000000000000000000000000000000000000,"
+        "(0xdAC17F958D2ee523a2206206994597C13D831ec7,0x)]),(false,[],[("
+        "0x0000000000000000000000000000000000000000,"
         "0x0102030405060708091011121314151617181920212223242526272829303132333435),"
         "(0x0000000000000000000000000000000000000002,0xfe)])]",
         "[[x,y],[\"\",z]]",
@@ -178,22 +192,26 @@ TEST(abi_codec, round_trips_every_kind) {
 
 TEST(abi_codec, encodes_the_liquidation_call_word_by_word) {
     const Function f = fn("liquidationCall(address,address,address,uint256,bool)");
-    const auto args = parse_args(f, {"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
-                                     "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359",
-                                     "0xdbF03B407c01E7cD3CBea99509d93f8DDDC8C6FB", "1 ether", "false"});
+    const auto args =
+        parse_args(f, {"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+                       "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359",
+                       "0xdbF03B407c01E7cD3CBea99509d93f8DDDC8C6FB", "1 ether", "false"});
     const auto calldata = encode_call(f, args);
     ASSERT_TRUE(calldata.has_value());
-    EXPECT_EQ(to_hex(*calldata), "0x00a718a9"
-                                 "0000000000000000000000005aaeb6053f3e94c9b9a09f33669435e7ef1beaed"
-                                 "000000000000000000000000fb6916095ca1df60bb79ce92ce3ea74c37c5d359"
-                                 "000000000000000000000000dbf03b407c01e7cd3cbea99509d93f8dddc8c6fb" +
-                                     w(u256(1000000000000000000ull)) + w(0));
+    EXPECT_EQ(to_hex(*calldata),
+              "0x00a718a9"
+              "0000000000000000000000005aaeb6053f3e94c9b9a09f33669435e7ef1beaed"
+              "000000000000000000000000fb6916095ca1df60bb79ce92ce3ea74c37c5d359"
+              "000000000000000000000000dbf03b407c01e7cd3cbea99509d93f8dddc8c6fb" +
+                  w(u256(1000000000000000000ull)) + w(0));
 }
 
 // ---- text forms -------------------------------------------------------------------
 
 TEST(abi_text, numbers_take_cast_units_and_bases) {
-    const auto u = [](std::string_view text) { return std::get<u256>(parse_value(make_uint(256), text)->v); };
+    const auto u = [](std::string_view text) {
+        return std::get<u256>(parse_value(make_uint(256), text)->v);
+    };
     EXPECT_EQ(u("1 ether"), u256(1000000000000000000ull));
     EXPECT_EQ(u("1.5gwei"), u256(1500000000));
     EXPECT_EQ(u("1e3"), u256(1000));
@@ -209,14 +227,17 @@ TEST(abi_text, numbers_take_cast_units_and_bases) {
 }
 
 TEST(abi_text, strings_lists_and_white_space_like_cast) {
-    const auto s = [](std::string_view text) { return std::get<std::string>(parse_value(make_string(), text)->v); };
+    const auto s = [](std::string_view text) {
+        return std::get<std::string>(parse_value(make_string(), text)->v);
+    };
     EXPECT_EQ(s(" hello "), " hello");
     EXPECT_EQ(s("'it'"), "it");
     EXPECT_EQ(s("\"a,b\""), "a,b");
     EXPECT_EQ(s(""), "");
     auto list = parse_value(make_array(make_string()), "[\"a,b\", c , d,]");
     ASSERT_TRUE(list.has_value());
-    EXPECT_EQ(list->v, AbiValue(AbiArray{{std::string("a,b"), std::string("c"), std::string("d")}}).v);
+    EXPECT_EQ(list->v,
+              AbiValue(AbiArray{{std::string("a,b"), std::string("c"), std::string("d")}}).v);
     EXPECT_TRUE(parse_value(make_array(make_bool()), "[ true,false ]").has_value());
     EXPECT_EQ(std::get<AbiArray>(parse_value(make_array(make_uint(8)), "[ ]")->v).items.size(), 0u);
     EXPECT_TRUE(parse_value(*parse_type("(uint256,string)"), " (1, hello world )").has_value());
@@ -237,9 +258,14 @@ TEST(abi_text, formats_values_like_cast) {
     EXPECT_EQ(format_value(i256(-5)), "-5");
     EXPECT_EQ(format_value(*parse_address("0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed")),
               "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed");
-    EXPECT_EQ(format_value(std::string("tab\tq\"b\\ 'x' \x01\x7f")), R"("tab\tq\"b\\ 'x' \u{1}\u{7f}")");
-    EXPECT_EQ(format_value(std::string("\xc3\xa9 \xe6\x97\xa5 \xcc\x81x \xe2\x80\x8b")), "\"\xc3\xa9 \xe6\x97\xa5 \\u{301}x \\u{200b}\"");
-    EXPECT_EQ(format_value(std::string("\xff" "A\xe2\x82")), "\"\xef\xbf\xbd" "A\xef\xbf\xbd\"");
+    EXPECT_EQ(format_value(std::string("tab\tq\"b\\ 'x' \x01\x7f")),
+              R"("tab\tq\"b\\ 'x' \u{1}\u{7f}")");
+    EXPECT_EQ(format_value(std::string("\xc3\xa9 \xe6\x97\xa5 \xcc\x81x \xe2\x80\x8b")),
+              "\"\xc3\xa9 \xe6\x97\xa5 \\u{301}x \\u{200b}\"");
+    EXPECT_EQ(format_value(std::string("\xff"
+                                       "A\xe2\x82")),
+              "\"\xef\xbf\xbd"
+              "A\xef\xbf\xbd\"");
     EXPECT_EQ(format_value(AbiTuple{{u256(1), true}}), "(1, true)");
     EXPECT_EQ(format_value(AbiArray{{AbiArray{{u256(1), u256(2)}}, AbiArray{}}}), "[[1, 2], []]");
 }
@@ -247,7 +273,8 @@ TEST(abi_text, formats_values_like_cast) {
 // ---- events -----------------------------------------------------------------------
 
 TEST(abi_log, decodes_topics_and_data) {
-    const Event e = *parse_event("event Transfer(address indexed from, address indexed to, uint256 value)");
+    const Event e =
+        *parse_event("event Transfer(address indexed from, address indexed to, uint256 value)");
     const Address from = *parse_address("0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed");
     const Address to = *parse_address("0xfb6916095ca1df60bb79ce92ce3ea74c37c5d359");
     const auto topic = [](const Address& a) {
@@ -260,7 +287,8 @@ TEST(abi_log, decodes_topics_and_data) {
     ASSERT_TRUE(values.has_value()) << values.error().to_string();
     EXPECT_EQ(*values, (std::vector<AbiValue>{from, to, u256(1000)}));
 
-    EXPECT_EQ(decode_log(e, std::span(topics).first(2), hex(w(1))).error(), (AbiFailure{AbiError::topic_count, 2}));
+    EXPECT_EQ(decode_log(e, std::span(topics).first(2), hex(w(1))).error(),
+              (AbiFailure{AbiError::topic_count, 2}));
     auto wrong = topics;
     wrong[0].bytes[0] ^= 1;
     EXPECT_EQ(decode_log(e, wrong, hex(w(1))).error(), (AbiFailure{AbiError::topic_mismatch, 0}));
@@ -271,10 +299,12 @@ TEST(abi_log, decodes_topics_and_data) {
 }
 
 TEST(abi_log, indexed_dynamic_values_give_their_hash) {
-    const Event e = *parse_event("event Named(string indexed name, uint256[] indexed ids, bytes note)");
+    const Event e =
+        *parse_event("event Named(string indexed name, uint256[] indexed ids, bytes note)");
     const Hash32 name_hash = keccak256(std::string_view("alice"));
     const Hash32 ids_hash = keccak256(hex(w(1) + w(2)));
-    const auto data = encode_params(make_tuple({make_bytes()}), std::vector<AbiValue>{Bytes{0xbe, 0xef}});
+    const auto data =
+        encode_params(make_tuple({make_bytes()}), std::vector<AbiValue>{Bytes{0xbe, 0xef}});
     ASSERT_TRUE(data.has_value());
     auto values = decode_log(e, std::vector<Hash32>{e.topic0, name_hash, ids_hash}, *data);
     ASSERT_TRUE(values.has_value()) << values.error().to_string();
@@ -289,11 +319,11 @@ TEST(abi_log, indexed_dynamic_values_give_their_hash) {
 
 TEST(abi_revert, error_string_from_the_solidity_docs) {
     // The example revert data of Solidity's "revert" documentation.
-    const auto data = hex(
-        "0x08c379a0"
-        "0000000000000000000000000000000000000000000000000000000000000020"
-        "000000000000000000000000000000000000000000000000000000000000001a"
-        "4e6f7420656e6f7567682045746865722070726f76696465642e000000000000");
+    const auto data =
+        hex("0x08c379a0"
+            "0000000000000000000000000000000000000000000000000000000000000020"
+            "000000000000000000000000000000000000000000000000000000000000001a"
+            "4e6f7420656e6f7567682045746865722070726f76696465642e000000000000");
     auto r = decode_revert(data);
     ASSERT_TRUE(r.has_value());
     EXPECT_EQ(r->kind, RevertKind::error_string);
@@ -320,12 +350,14 @@ TEST(abi_revert, panic_codes_carry_their_meaning) {
         EXPECT_EQ(r->panic_code, code);
         EXPECT_EQ(panic_meaning(r->panic_code), meaning);
     }
-    EXPECT_EQ(to_string(*decode_revert(hex("4e487b71" + w(0x11)))), "Panic(0x11: arithmetic overflow or underflow)");
+    EXPECT_EQ(to_string(*decode_revert(hex("4e487b71" + w(0x11)))),
+              "Panic(0x11: arithmetic overflow or underflow)");
 }
 
 TEST(abi_revert, custom_unknown_and_empty) {
-    const std::vector<Function> errors = {*parse_error("error Unauthorized()"),
-                                          *parse_error("error InsufficientBalance(uint256 available, uint256 required)")};
+    const std::vector<Function> errors = {
+        *parse_error("error Unauthorized()"),
+        *parse_error("error InsufficientBalance(uint256 available, uint256 required)")};
     EXPECT_EQ(to_hex(BytesView(errors[1].selector)), "0xcf479181");
     auto r = decode_revert(hex("cf479181" + w(1) + w(20000)), errors);
     ASSERT_TRUE(r.has_value());
@@ -366,8 +398,15 @@ TEST(abi_signature, names_the_rule_it_breaks) {
         {"f(uint256) x", {AbiError::trailing_text, 11}},
         {"f(())", {AbiError::empty_tuple, 2}},
         {"f(uint256[65536][65536][2])", {AbiError::type_too_large, 2}},
-        {"f(" + std::string(40, '(') + "uint256" + std::string(40, ')') + ")", {AbiError::too_deep, 2 + kMaxDepth}},
-        {"f(uint256" + [] { std::string s; for (int i = 0; i < 40; ++i) s += "[]"; return s; }() + ")",
+        {"f(" + std::string(40, '(') + "uint256" + std::string(40, ')') + ")",
+         {AbiError::too_deep, 2 + kMaxDepth}},
+        {"f(uint256" +
+             [] {
+                 std::string s;
+                 for (int i = 0; i < 40; ++i) s += "[]";
+                 return s;
+             }() +
+             ")",
          {AbiError::too_deep, 9 + 2 * (kMaxDepth - 1)}},
     };
     for (const auto& [text, expected] : cases) {
@@ -375,7 +414,8 @@ TEST(abi_signature, names_the_rule_it_breaks) {
         ASSERT_FALSE(f.has_value()) << text;
         EXPECT_EQ(f.error(), expected) << text << ": got " << f.error().to_string();
     }
-    EXPECT_EQ(parse_event("event E(uint indexed a, uint indexed b, uint indexed c, uint indexed d)").error(),
+    EXPECT_EQ(parse_event("event E(uint indexed a, uint indexed b, uint indexed c, uint indexed d)")
+                  .error(),
               (AbiFailure{AbiError::too_many_indexed, 7}));
     EXPECT_EQ(parse_type("uint256 x").error(), (AbiFailure{AbiError::trailing_text, 8}));
 }
@@ -387,7 +427,8 @@ TEST(abi_text, names_the_rule_it_breaks) {
     };
     const std::vector<Case> cases = {
         {"uint8", "256", {AbiError::number_overflow, 0}},
-        {"uint256", "115792089237316195423570985008687907853269984665640564039457584007913129639936",
+        {"uint256",
+         "115792089237316195423570985008687907853269984665640564039457584007913129639936",
          {AbiError::number_overflow, 0}},
         {"uint256", "1e78", {AbiError::number_overflow, 0}},
         {"int8", "128", {AbiError::number_overflow, 0}},
@@ -428,7 +469,8 @@ TEST(abi_text, names_the_rule_it_breaks) {
         ASSERT_TRUE(t.has_value()) << c.type;
         auto v = parse_value(*t, c.text);
         ASSERT_FALSE(v.has_value()) << c.type << " " << c.text;
-        EXPECT_EQ(v.error(), c.expected) << c.type << " '" << c.text << "': got " << v.error().to_string();
+        EXPECT_EQ(v.error(), c.expected)
+            << c.type << " '" << c.text << "': got " << v.error().to_string();
     }
 }
 
@@ -448,7 +490,8 @@ TEST(abi_codec, encoder_checks_values_against_types) {
               (AbiFailure{AbiError::value_mismatch, 2}));
     EXPECT_EQ(encode_call(f, std::vector<AbiValue>{u256(1), i256(1), b2, AbiTuple{{true}}}).error(),
               (AbiFailure{AbiError::value_mismatch, 3}));
-    EXPECT_EQ(encode_call(f, std::vector<AbiValue>{u256(1)}).error(), (AbiFailure{AbiError::arg_count, 1}));
+    EXPECT_EQ(encode_call(f, std::vector<AbiValue>{u256(1)}).error(),
+              (AbiFailure{AbiError::arg_count, 1}));
 }
 
 TEST(abi_decode, rejects_hostile_and_truncated_data) {
@@ -471,7 +514,9 @@ TEST(abi_decode, rejects_hostile_and_truncated_data) {
         {"(string)", w(0x20) + w(~u256(0)), {AbiError::length_out_of_range, 32}},
         {"(uint256[])", w(0x20) + w(k2pow255), {AbiError::length_out_of_range, 32}},
         {"(uint256[])", w(0x20) + w(3) + w(1) + w(2), {AbiError::length_out_of_range, 32}},
-        {"((uint256,uint256)[])", w(0x20) + w(2) + w(1) + w(2) + w(3), {AbiError::length_out_of_range, 32}},
+        {"((uint256,uint256)[])",
+         w(0x20) + w(2) + w(1) + w(2) + w(3),
+         {AbiError::length_out_of_range, 32}},
         {"(bytes[])", w(0x20) + w(u256(1) << 64), {AbiError::length_out_of_range, 32}},
         // Dirty bits.
         {"(uint8)", w(0x100), {AbiError::dirty_bits, 0}},
@@ -491,7 +536,8 @@ TEST(abi_decode, rejects_hostile_and_truncated_data) {
 TEST(abi_decode, accepts_canonical_edges) {
     // Sign-extended minimum int8 and the all-ones int256 decode; trailing bytes are
     // ignored as Solidity's decoder ignores them.
-    auto v = decode_params(*parse_type("(int8,int256,bool)"), hex(w(~u256(0) - 0x7f) + w(~u256(0)) + w(1) + "ff"));
+    auto v = decode_params(*parse_type("(int8,int256,bool)"),
+                           hex(w(~u256(0) - 0x7f) + w(~u256(0)) + w(1) + "ff"));
     ASSERT_TRUE(v.has_value()) << v.error().to_string();
     EXPECT_EQ(*v, (std::vector<AbiValue>{i256(-128), i256(-1), true}));
 }
@@ -507,7 +553,8 @@ TEST(abi_decode, bounds_nesting_depth) {
 
 TEST(abi_decode, call_checks_the_selector) {
     const Function f = fn("transfer(address,uint256)");
-    EXPECT_EQ(decode_call(f, hex("a9059cbc" + w(1) + w(2))).error(), (AbiFailure{AbiError::bad_selector, 0}));
+    EXPECT_EQ(decode_call(f, hex("a9059cbc" + w(1) + w(2))).error(),
+              (AbiFailure{AbiError::bad_selector, 0}));
     EXPECT_EQ(decode_call(f, hex("a905")).error(), (AbiFailure{AbiError::truncated, 0}));
     // Offsets in calldata failures count the selector.
     EXPECT_EQ(decode_call(f, hex("a9059cbb" + w(u256(1) << 160) + w(2))).error(),
