@@ -343,12 +343,16 @@ Task<RpcResult<Hash32>> RpcProvider::send_raw_transaction(BytesView raw) {
             return rpc::read_response(text, id).and_then(
                 [](std::string_view r) { return rpc::decode<Hash32>(r); });
         });
-        if (result || result.error().kind == Errc::rpc_error) {
+        if (result) {
             answered(*e, Clock::now() - start, Weight::light);
             co_return result;
         }
         Failure f = std::move(result.error());
         f.endpoint = e->transport->endpoint();
+        if (f.kind == Errc::rpc_error) {  // an answer ("nonce too low"): the node works
+            answered(*e, Clock::now() - start, Weight::light);
+            co_return unexpected(std::move(f));
+        }
         failed(*e, f);
         if (!f.not_sent()) co_return unexpected(std::move(f));
         last = std::move(f);
