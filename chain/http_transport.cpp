@@ -116,7 +116,6 @@ struct HttpTransport::Impl : std::enable_shared_from_this<Impl> {
             w->descriptor.release();
         }
         watched.clear();
-        for (Transfer* t : active) curl_multi_remove_handle(multi, t->easy);
         for (CURL* e : idle) curl_easy_cleanup(e);
         curl_multi_cleanup(multi);
         curl_slist_free_all(headers);
@@ -178,20 +177,29 @@ struct HttpTransport::Impl : std::enable_shared_from_this<Impl> {
             idle.push_back(t.easy);
             co_return unexpected(failure(Errc::connect_failed, masked, curl_multi_strerror(mc)));
         }
+        // Until curl finishes it, the transfer belongs to the multi handle. The guard
+        // also covers this frame being destroyed mid-transfer (an io_context destroyed with
+        // the request in flight): the handle leaves the multi before `t` goes away.
+        struct InFlight {
+            Impl& impl;
+            Transfer& t;
+            ~InFlight() {
+                impl.active.erase(&t);
+                if (!t.code) curl_multi_remove_handle(impl.multi, t.easy);
+                curl_easy_setopt(t.easy, CURLOPT_ERRORBUFFER, nullptr);
+                if (impl.closing || !t.code)
+                    curl_easy_cleanup(t.easy);
+                else
+                    impl.idle.push_back(t.easy);
+            }
+        } guard{*this, t};
         active.insert(&t);
         // Completion cancels `done`; the loop also covers a completion before the wait.
         while (!t.code) {
             boost::system::error_code ec;
             co_await t.done.async_wait(net::redirect_error(net::use_awaitable, ec));
         }
-        active.erase(&t);
-        auto result = outcome(t);
-        curl_easy_setopt(t.easy, CURLOPT_ERRORBUFFER, nullptr);
-        if (closing)
-            curl_easy_cleanup(t.easy);
-        else
-            idle.push_back(t.easy);
-        co_return result;
+        co_return outcome(t);
     }
 
     Result<std::string, Failure> outcome(Transfer& t) const {
