@@ -1134,7 +1134,7 @@ Result<Envelope, Failure> read_message(std::string_view text) {
     const Path root{nullptr, "response", 0};
     if (r.peek() != '{') {
         std::string_view ignored;
-        if (!r.skip(ignored)) return unexpected(r.failure());
+        if (!r.skip(ignored) || !r.finish()) return unexpected(r.failure());
         return unexpected(malformed("response: not an object"));
     }
     if (!read_envelope(r, root, env) || !r.finish()) return unexpected(r.failure());
@@ -1164,7 +1164,7 @@ Result<std::vector<Result<std::string_view, Failure>>, Failure> read_batch(std::
     }
     if (r.peek() != '[') {
         std::string_view ignored;
-        if (!r.skip(ignored)) return unexpected(r.failure());
+        if (!r.skip(ignored) || !r.finish()) return unexpected(r.failure());
         return unexpected(malformed("response: not an array"));
     }
     std::vector<std::optional<Result<std::string_view, Failure>>> slots(count);

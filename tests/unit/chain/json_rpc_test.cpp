@@ -165,6 +165,8 @@ TEST(json_rpc_response, names_each_envelope_rule) {
     EXPECT_EQ(detail(R"({"jsonrpc":"2.0","id":3,"error":{"code":1,"message":7}})"),
               "response.error.message: not a string");
     EXPECT_EQ(detail(R"([{"jsonrpc":"2.0","id":3,"result":"0x1"}])"), "response: not an object");
+    // Invalid JSON is reported as such before the shape is judged.
+    EXPECT_EQ(detail("[1] x"), "invalid JSON at offset 4: trailing characters");
     EXPECT_EQ(detail(R"(<html>502 Bad Gateway</html>)"),
               "invalid JSON at offset 0: expected a value");
     EXPECT_EQ(detail(""), "invalid JSON at offset 0: expected a value");
