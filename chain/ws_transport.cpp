@@ -506,7 +506,10 @@ Task<Result<void, Failure>> WsTransport::connect() {
 
 Task<Result<std::string, Failure>> WsTransport::roundtrip(std::string body) {
     auto ids = request_ids(body);
-    co_return co_await exchange(std::move(body), std::move(ids), nullptr);
+    assert(std::all_of(ids.begin(), ids.end(), [](uint64_t id) { return id < kFirstInternalId; }) &&
+           "ids from kFirstInternalId up are the transport's own");
+    NotificationHandler none;
+    co_return co_await exchange(std::move(body), std::move(ids), std::move(none));
 }
 
 Task<Result<std::string, Failure>> WsTransport::subscribe(std::string params,
