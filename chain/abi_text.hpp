@@ -32,6 +32,7 @@ namespace vigil::abi {
 /// 10000 up, addresses EIP-55 checksummed, bytes and bytesN as 0x hex, strings quoted
 /// with Rust's escapes (invalid UTF-8 shown as U+FFFD), `[a, b]` arrays, `(a, b)` tuples.
 void append_value(std::string& out, const AbiValue& value);
+/// append_value into a new string: one line of `cast abi-decode` output.
 std::string format_value(const AbiValue& value);
 
 /// One line for logs and the CLI: `Error("reason")`, `Panic(0x11: arithmetic overflow

@@ -104,16 +104,31 @@ struct AbiType {
     bool operator==(const AbiType&) const = default;
 };
 
-AbiType make_uint(unsigned bits);  ///< asserts bits in 8..256, multiple of 8
-AbiType make_int(unsigned bits);   ///< asserts bits in 8..256, multiple of 8
+// Factories for types built in code (tests, fixed signatures). Sizes out of range are
+// our own bug, so they assert; text from outside goes through parse_type instead.
+// Elements and members must have a non-zero head (no empty tuples): a length word
+// could otherwise claim any count of zero-size elements.
+
+/// uintN; asserts bits in 8..256, multiple of 8.
+AbiType make_uint(unsigned bits);
+/// intN; asserts bits in 8..256, multiple of 8.
+AbiType make_int(unsigned bits);
+/// address (160 bits, left-padded).
 AbiType make_address();
+/// bool (one word, 0 or 1).
 AbiType make_bool();
-AbiType make_fixed_bytes(unsigned n);  ///< asserts n in 1..32
+/// bytesN; asserts n in 1..32.
+AbiType make_fixed_bytes(unsigned n);
+/// bytes (dynamic).
 AbiType make_bytes();
+/// string (dynamic).
 AbiType make_string();
+/// T[] (dynamic).
 AbiType make_array(AbiType element);
-/// Asserts 1 <= n and a static size within kMaxStaticSize (parse_type checks both).
+/// T[k]: dynamic when T is. Asserts 1 <= n and a static size within kMaxStaticSize
+/// (parse_type checks both).
 AbiType make_fixed_array(AbiType element, uint32_t n);
+/// (T1,...,Tn): dynamic when any member is; also a parameter list, which may be empty.
 AbiType make_tuple(std::vector<AbiType> members);
 
 /// Canonical type string as hashed for selectors: `uint256`, `(address,uint256)[2]`.
