@@ -13,6 +13,7 @@ namespace vigil {
 namespace {
 
 using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
 
 /// Exponential backoff with jitter: d doubles from `min` to `max`, each wait is drawn
 /// from [d/2, d].
@@ -199,8 +200,17 @@ private:
                     // Heads from now on arrive as notifications; everything before them
                     // (the outage, or the start point) is reached from the latest block.
                     request_catch_up();
+                    last_notification_at_ = Clock::now();
                     while (!ws_down_ && !stopped_) {
-                        ws_down_signal_.expires_at(net::steady_timer::time_point::max());
+                        const auto stale_at = last_notification_at_ + options_.head_timeout;
+                        if (Clock::now() >= stale_at) {
+                            ws_->close();  // an owner's close is not reported back
+                            ws_down_ = true;
+                            ws_down_reason_ = "no newHeads for " +
+                                              std::to_string(options_.head_timeout.count()) + " ms";
+                            break;
+                        }
+                        ws_down_signal_.expires_at(stale_at);
                         boost::system::error_code ec;
                         co_await ws_down_signal_.async_wait(
                             net::redirect_error(net::use_awaitable, ec));
@@ -223,6 +233,7 @@ private:
     }
 
     void on_notification(std::string_view result) {
+        last_notification_at_ = Clock::now();
         auto head = rpc::decode<BlockHeader>(result, "params.result");
         if (head) return on_head(std::move(*head));
         // Unreadable head: the block is still reached through the next head or this
@@ -266,6 +277,7 @@ private:
     net::steady_timer poll_timer_;
     bool ws_down_ = false;
     std::string ws_down_reason_;
+    Clock::time_point last_notification_at_;  ///< of the current subscription
     bool stopped_ = false;
     std::mt19937_64 rng_;
     Backoff sync_backoff_;

@@ -22,6 +22,11 @@ struct BlockStreamOptions {
     /// ws:// or wss:// endpoint for newHeads; empty: poll over HTTP instead.
     std::string ws_url;
     rpc::WsOptions ws;
+    /// Websocket mode: with no newHeads notification for this long the subscription is
+    /// presumed stuck (a node can keep answering pings and stop notifying), and the
+    /// connection is replaced: reconnect, resubscribe, catch up. Make it several block
+    /// times; on a chain without blocks it costs one reconnect per period.
+    std::chrono::milliseconds head_timeout{60'000};
     /// HTTP mode: how often eth_blockNumber is asked.
     std::chrono::milliseconds poll_interval{2'000};
     /// Waits between reconnect attempts, and between retries of a failed backfill: start
@@ -56,7 +61,8 @@ std::string_view to_string(StreamNotice::Kind kind) noexcept;
 ///   the connection ends (closed, dead-peer timeout), reconnect with exponential backoff
 ///   and jitter, resubscribe, and catch up again: the blocks mined during the outage
 ///   are a gap like any other. While reconnect attempts fail, each one also catches up
-///   over HTTP, so blocks keep coming at the retry cadence.
+///   over HTTP, so blocks keep coming at the retry cadence. A subscription silent for
+///   head_timeout is treated as a lost connection.
 /// - HTTP mode: every poll_interval, eth_blockNumber; when it changed, catch up.
 /// Logs come with each block from the tracker (by block hash), not from a logs
 /// subscription: that would save one round trip per block but is not ordered against

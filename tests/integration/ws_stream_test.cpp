@@ -540,6 +540,7 @@ BlockStreamOptions fast_options(std::string ws_url) {
     o.ws.connect_timeout = 1500ms;
     o.ws.request_timeout = 3s;
     o.ws.dead_peer_timeout = 1s;
+    o.head_timeout = 10s;
     o.poll_interval = 50ms;
     o.retry_min = 50ms;
     o.retry_max = 400ms;
@@ -680,6 +681,32 @@ TEST(block_stream, a_stalled_websocket_trips_the_dead_peer_timeout_and_resumes_w
     rig.stop();
     const auto events = rig.events.items();
     EXPECT_EQ(replay(events).size(), events.size());
+}
+
+TEST(block_stream, a_silent_subscription_is_replaced) {
+    Anvil anvil;  // no blocks unless mined: the subscription stays silent
+    StreamRig rig(anvil.http_url());
+    BlockStreamOptions options = fast_options(anvil.ws_url());
+    options.head_timeout = 400ms;
+    rig.start(options);
+    ASSERT_TRUE(rig.notices.wait([](const auto& v) {
+        return std::count_if(v.begin(), v.end(), [](const StreamNotice& n) {
+                   return n.kind == StreamNotice::Kind::connected;
+               }) >= 2;
+    }));
+    const auto notices = rig.notices.items();
+    const auto down = std::find_if(notices.begin(), notices.end(), [](const StreamNotice& n) {
+        return n.kind == StreamNotice::Kind::disconnected;
+    });
+    ASSERT_NE(down, notices.end());
+    EXPECT_EQ(down->detail, "no newHeads for 400 ms");
+    // The new subscription works.
+    anvil.cast({"rpc", "anvil_mine", "0x2"});
+    ASSERT_TRUE(rig.wait_for_block(2));
+    rig.stop();
+    const auto events = rig.events.items();
+    EXPECT_EQ(replay(events).size(), events.size());
+    EXPECT_EQ(events.front().header.number, 0u);
 }
 
 TEST(block_stream, anvil_reorg_reports_removed_blocks_and_logs_then_the_new_branch) {
