@@ -2,9 +2,11 @@
 // cast), failover between two endpoints, the fault proxy's HTTP faults, at-most-once
 // eth_sendRawTransaction, eth_getLogs range splitting, and Multicall3.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -19,6 +21,7 @@
 #include "chain/rpc_provider.hpp"
 #include "tests/support/anvil.hpp"
 #include "tests/support/fault_proxy.hpp"
+#include "tests/support/process.hpp"
 #include "tests/support/vectors.hpp"
 
 using namespace vigil;
@@ -330,6 +333,47 @@ TEST(http_transport, masks_credentials_in_endpoint_names) {
     EXPECT_EQ(transport.endpoint(), "https://***@eth.example.org/***");
     EXPECT_EQ(rpc::mask_url("http://127.0.0.1:8545"), "http://127.0.0.1:8545");
     EXPECT_EQ(rpc::mask_url("not a url"), "<invalid url>");
+}
+
+TEST(http_transport, verifies_tls_certificates) {
+    // A loopback TLS server with a self-signed certificate for 127.0.0.1. `openssl
+    // s_server -www` answers GET only, so a request that gets through TLS times out.
+    const std::string openssl = "/usr/bin/openssl";
+    if (!std::filesystem::exists(openssl)) GTEST_SKIP() << "no " << openssl;
+    const auto dir =
+        std::filesystem::temp_directory_path() / ("vigil-tls-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    const std::string cert = (dir / "cert.pem").string(), key = (dir / "key.pem").string();
+    ASSERT_EQ(
+        test::run({openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                   "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert, "-days",
+                   "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"})
+            .exit_code,
+        0);
+    const unsigned short port = test::free_port();
+    test::Child server({openssl, "s_server", "-accept", std::to_string(port), "-cert", cert, "-key",
+                        key, "-www", "-quiet"});
+    ASSERT_TRUE(test::wait_for_port(port, 10000));
+    const std::string url = "https://127.0.0.1:" + std::to_string(port);
+    net::io_context ioc;
+
+    // Verification is on: an unknown issuer fails the handshake, before any request.
+    rpc::HttpTransport strict(ioc.get_executor(), url);
+    auto refused = run(ioc, strict.roundtrip(rpc::make_request(1, rpc::eth::chain_id())));
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().kind, rpc::Errc::connect_failed) << refused.error().to_string();
+    EXPECT_TRUE(refused.error().not_sent());
+    EXPECT_NE(refused.error().detail.find("certificate"), std::string::npos) << refused.error().detail;
+
+    // With its certificate as a trusted CA, TLS succeeds and the request goes out.
+    rpc::HttpOptions trusting;
+    trusting.ca_file = cert;
+    trusting.request_timeout = 500ms;
+    rpc::HttpTransport trusted(ioc.get_executor(), url, trusting);
+    auto sent = run(ioc, trusted.roundtrip(rpc::make_request(1, rpc::eth::chain_id())));
+    ASSERT_FALSE(sent);
+    EXPECT_EQ(sent.error().kind, rpc::Errc::timeout) << sent.error().to_string();
+    std::filesystem::remove_all(dir);
 }
 
 TEST(http_provider, fails_over_and_returns_to_the_first_endpoint) {
