@@ -1,7 +1,6 @@
 #include "chain/block_stream.hpp"
 
 #include <algorithm>
-#include <cassert>
 #include <deque>
 #include <random>
 #include <utility>
@@ -110,8 +109,8 @@ private:
     }
     void deep_reorg(const DeepReorg& d) {
         notice({StreamNotice::Kind::deep_reorg,
-                "no common block in the last " + std::to_string(options_.tracker.depth) +
-                    " (old tip " + std::to_string(d.old_tip.number) + ", new block " +
+                "no common block with the " + std::to_string(options_.tracker.depth) +
+                    " kept (old tip " + std::to_string(d.old_tip.number) + ", new block " +
                     std::to_string(d.new_block.number) + "): restarting at the new block",
                 d});
     }
