@@ -5,6 +5,7 @@
 #include <random>
 #include <utility>
 
+#include "chain/backoff.hpp"
 #include "chain/json_rpc.hpp"
 
 namespace vigil {
@@ -14,21 +15,16 @@ namespace {
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
 
-/// Exponential backoff with jitter: d doubles from `min` to `max`, each wait is drawn
-/// from [d/2, d].
+/// Consecutive failures of one kind (sync, reconnect) and the delay before the next try.
 class Backoff {
 public:
-    Backoff(milliseconds min, milliseconds max) : min_(min), max_(std::max(min, max)), next_(min) {}
-    milliseconds next(std::mt19937_64& rng) {
-        const milliseconds d = next_;
-        next_ = std::min(max_, next_ * 2);
-        std::uniform_int_distribution<milliseconds::rep> jitter(d.count() / 2, d.count());
-        return milliseconds(jitter(rng));
-    }
-    void reset() { next_ = min_; }
+    Backoff(milliseconds min, milliseconds max) : min_(min), max_(max) {}
+    milliseconds next(std::mt19937_64& rng) { return backoff_delay(++failures_, min_, max_, rng); }
+    void reset() { failures_ = 0; }
 
 private:
-    milliseconds min_, max_, next_;
+    milliseconds min_, max_;
+    unsigned failures_ = 0;
 };
 
 /// More heads than this waiting for the tracker means it is far behind (a long

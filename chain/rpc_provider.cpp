@@ -6,6 +6,8 @@
 #include <cctype>
 #include <tuple>
 
+#include "chain/backoff.hpp"
+
 // GCC 12 inlines Asio's coroutine frame allocator (awaitable_frame_base::operator new /
 // delete, a recycling allocator) into the coroutines below and then reports the pair as
 // mismatched: a false positive (GCC PR 109224), seen at -O1/-O2.
@@ -130,10 +132,7 @@ RpcProvider::Endpoint* RpcProvider::pick(uint64_t tried, Tried mode) {
 
 std::chrono::milliseconds RpcProvider::backoff(unsigned retry) {
     assert(retry >= 1);
-    const auto ceiling = std::min<int64_t>(
-        policy_.backoff_max.count(), policy_.backoff_base.count() << std::min(retry - 1, 30u));
-    std::uniform_int_distribution<int64_t> upper_half(ceiling / 2, ceiling);
-    return std::chrono::milliseconds(upper_half(rng_));
+    return backoff_delay(retry, policy_.backoff_base, policy_.backoff_max, rng_);
 }
 
 void RpcProvider::demote(Endpoint& e) {
