@@ -14,7 +14,8 @@ template <class Rng>
 std::chrono::milliseconds backoff_delay(unsigned attempt, std::chrono::milliseconds base,
                                         std::chrono::milliseconds max, Rng& rng) {
     const unsigned doublings = std::min(attempt == 0 ? 0u : attempt - 1, 30u);
-    const int64_t ceiling = std::min<int64_t>(std::max(max, base).count(), base.count() << doublings);
+    const int64_t ceiling =
+        std::min<int64_t>(std::max(max, base).count(), base.count() << doublings);
     std::uniform_int_distribution<int64_t> upper_half(ceiling / 2, ceiling);
     return std::chrono::milliseconds(upper_half(rng));
 }
