@@ -28,7 +28,8 @@ int main(int argc, char** argv) {
     const std::span<const std::string_view> rest(args.data() + 1, args.size() - 1);
     try {
         if (command == "abi") return vigil::cli::abi_command(rest, std::cout, std::cerr);
-        if (command == "keys") return vigil::cli::keys_command(rest, std::cin, std::cout, std::cerr);
+        if (command == "keys")
+            return vigil::cli::keys_command(rest, std::cin, std::cout, std::cerr);
     } catch (const std::exception& e) {
         // Exceptions stop at the edge: one line, non-zero exit.
         std::cerr << "vigil " << command << ": " << e.what() << "\n";

@@ -6,13 +6,20 @@ namespace vigil {
 
 std::string_view to_string(ParseErrc e) noexcept {
     switch (e) {
-        case ParseErrc::empty: return "empty";
-        case ParseErrc::missing_prefix: return "missing_prefix";
-        case ParseErrc::odd_length: return "odd_length";
-        case ParseErrc::bad_digit: return "bad_digit";
-        case ParseErrc::wrong_length: return "wrong_length";
-        case ParseErrc::bad_checksum: return "bad_checksum";
-        case ParseErrc::overflow: return "overflow";
+        case ParseErrc::empty:
+            return "empty";
+        case ParseErrc::missing_prefix:
+            return "missing_prefix";
+        case ParseErrc::odd_length:
+            return "odd_length";
+        case ParseErrc::bad_digit:
+            return "bad_digit";
+        case ParseErrc::wrong_length:
+            return "wrong_length";
+        case ParseErrc::bad_checksum:
+            return "bad_checksum";
+        case ParseErrc::overflow:
+            return "overflow";
     }
     return "unknown";
 }
@@ -88,7 +95,9 @@ std::string to_hex(BytesView bytes) {
     return out;
 }
 
-Result<Hash32, ParseError> parse_hash32(std::string_view text) { return parse_fixed<32>(text); }
+Result<Hash32, ParseError> parse_hash32(std::string_view text) {
+    return parse_fixed<32>(text);
+}
 
 std::string to_checksum(const Address& a) {
     std::string lower;

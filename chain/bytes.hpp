@@ -84,7 +84,9 @@ using Address = FixedBytes<20>;
 [[nodiscard]] Result<Address, ParseError> parse_address(std::string_view text);
 /// EIP-55 mixed-case form with "0x".
 std::string to_checksum(const Address& a);
-inline std::string to_hex(const Hash32& h) { return to_hex(BytesView(h.bytes)); }
+inline std::string to_hex(const Hash32& h) {
+    return to_hex(BytesView(h.bytes));
+}
 
 }  // namespace vigil
 

@@ -47,12 +47,14 @@ public:
     virtual Task<RpcResult<FeeHistory>> fee_history(uint64_t block_count, BlockId newest,
                                                     std::span<const double> percentiles) = 0;
     virtual Task<RpcResult<u256>> max_priority_fee() = 0;
-    virtual Task<RpcResult<uint64_t>> get_transaction_count(const Address& account, BlockId block) = 0;
+    virtual Task<RpcResult<uint64_t>> get_transaction_count(const Address& account,
+                                                            BlockId block) = 0;
     /// Never retried on another endpoint unless the first certainly did not receive it
     /// (Failure::not_sent); a timeout is returned to the caller, who knows the tx hash.
     virtual Task<RpcResult<Hash32>> send_raw_transaction(BytesView raw) = 0;
     /// nullopt while the transaction is not mined.
-    virtual Task<RpcResult<std::optional<Receipt>>> get_transaction_receipt(const Hash32& tx_hash) = 0;
+    virtual Task<RpcResult<std::optional<Receipt>>> get_transaction_receipt(
+        const Hash32& tx_hash) = 0;
     virtual Task<RpcResult<Bytes>> get_code(const Address& account, BlockId block) = 0;
 };
 

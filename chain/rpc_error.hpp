@@ -38,7 +38,9 @@ struct Failure {
 
     /// True when the request certainly did not reach the node (safe to resend a write
     /// elsewhere). Timeouts and mid-request closes are not: the write may have landed.
-    bool not_sent() const noexcept { return kind == Errc::connect_failed || kind == Errc::unavailable; }
+    bool not_sent() const noexcept {
+        return kind == Errc::connect_failed || kind == Errc::unavailable;
+    }
     /// "rpc_error -32000 'nonce too low' from http://127.0.0.1:8545"
     std::string to_string() const;
 };

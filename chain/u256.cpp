@@ -15,9 +15,12 @@ uint64_t load64(const uint8_t* p) noexcept {
 
 int digit_value(char c, unsigned base) noexcept {
     int v = -1;
-    if (c >= '0' && c <= '9') v = c - '0';
-    else if (base == 16 && c >= 'a' && c <= 'f') v = c - 'a' + 10;
-    else if (base == 16 && c >= 'A' && c <= 'F') v = c - 'A' + 10;
+    if (c >= '0' && c <= '9')
+        v = c - '0';
+    else if (base == 16 && c >= 'a' && c <= 'f')
+        v = c - 'a' + 10;
+    else if (base == 16 && c >= 'A' && c <= 'F')
+        v = c - 'A' + 10;
     return v;
 }
 
@@ -25,7 +28,8 @@ int digit_value(char c, unsigned base) noexcept {
 Result<u256, ParseError> parse_magnitude(std::string_view text, std::size_t start,
                                          const u256& limit) {
     unsigned base = 10;
-    if (text.size() >= start + 2 && text[start] == '0' && (text[start + 1] == 'x' || text[start + 1] == 'X')) {
+    if (text.size() >= start + 2 && text[start] == '0' &&
+        (text[start + 1] == 'x' || text[start + 1] == 'X')) {
         base = 16;
         start += 2;
     }
@@ -37,7 +41,8 @@ Result<u256, ParseError> parse_magnitude(std::string_view text, std::size_t star
         if (d < 0) return unexpected(ParseError{ParseErrc::bad_digit, i});
         if (v > max_before_mul) return unexpected(ParseError{ParseErrc::overflow, i});
         v *= base;
-        if (limit - v < static_cast<unsigned>(d)) return unexpected(ParseError{ParseErrc::overflow, i});
+        if (limit - v < static_cast<unsigned>(d))
+            return unexpected(ParseError{ParseErrc::overflow, i});
         v += static_cast<unsigned>(d);
     }
     return v;
@@ -47,7 +52,9 @@ const u256 kMax = ~u256(0);
 const u256 kInt256Max = kMax >> 1;  // 2^255 - 1
 }  // namespace
 
-Result<u256, ParseError> parse_u256(std::string_view text) { return parse_magnitude(text, 0, kMax); }
+Result<u256, ParseError> parse_u256(std::string_view text) {
+    return parse_magnitude(text, 0, kMax);
+}
 
 Result<i256, ParseError> parse_i256(std::string_view text) {
     const bool negative = !text.empty() && text[0] == '-';

@@ -41,6 +41,8 @@ i256 from_twos_complement(const u256& v) noexcept;
 
 /// "0x1a": JSON-RPC quantity (no leading zeros, "0x0" for zero).
 std::string to_quantity(const u256& v);
-inline std::string to_string(const u256& v) { return v.str(); }
+inline std::string to_string(const u256& v) {
+    return v.str();
+}
 
 }  // namespace vigil

@@ -15,8 +15,9 @@ public:
     virtual Result<Signature, KeyError> sign_hash(const Hash32& digest) const = 0;
     /// Signs `tx` and returns its raw encoding (ready for eth_sendRawTransaction).
     Result<Bytes, KeyError> sign(const TxEnvelope& tx) const {
-        return sign_hash(signing_hash(tx)).transform(
-            [&](const Signature& sig) { return encode_signed(tx, sig); });
+        return sign_hash(signing_hash(tx)).transform([&](const Signature& sig) {
+            return encode_signed(tx, sig);
+        });
     }
 };
 

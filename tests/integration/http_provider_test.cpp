@@ -363,7 +363,8 @@ TEST(http_transport, verifies_tls_certificates) {
     ASSERT_FALSE(refused);
     EXPECT_EQ(refused.error().kind, rpc::Errc::connect_failed) << refused.error().to_string();
     EXPECT_TRUE(refused.error().not_sent());
-    EXPECT_NE(refused.error().detail.find("certificate"), std::string::npos) << refused.error().detail;
+    EXPECT_NE(refused.error().detail.find("certificate"), std::string::npos)
+        << refused.error().detail;
 
     // With its certificate as a trusted CA, TLS succeeds and the request goes out.
     rpc::HttpOptions trusting;

@@ -13,7 +13,8 @@ using namespace vigil;
 namespace {
 keys::LocalSigner signer_for(const char* key_hex) {
     const Bytes key = test::hex(key_hex);
-    auto signer = keys::make_local_signer(keys::SecretKey(std::span<const uint8_t, 32>(key.data(), 32)));
+    auto signer =
+        keys::make_local_signer(keys::SecretKey(std::span<const uint8_t, 32>(key.data(), 32)));
     if (!signer) throw std::runtime_error("dev key rejected");
     return std::move(*signer);
 }

@@ -9,7 +9,7 @@ Anvil::Anvil(const std::vector<std::string>& extra_args) {
     // try a few ports before giving up.
     for (int attempt = 0; attempt < 5; ++attempt) {
         port_ = free_port();
-        std::vector<std::string> argv = {tool_path("anvil"), "--host", "127.0.0.1", "--port",
+        std::vector<std::string> argv = {tool_path("anvil"),    "--host",  "127.0.0.1", "--port",
                                          std::to_string(port_), "--silent"};
         argv.insert(argv.end(), extra_args.begin(), extra_args.end());
         child_ = std::make_unique<Child>(argv);

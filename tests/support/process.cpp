@@ -161,7 +161,8 @@ bool wait_for_port(unsigned short port, int timeout_ms) {
 std::string tool_path(const std::string& name) {
     const std::string path = std::string(VIGIL_TOOLS_DIR) + "/.bin/" + name;
     if (!std::filesystem::exists(path))
-        throw std::runtime_error(path + " not found: run scripts/bootstrap.sh to install the pinned tools");
+        throw std::runtime_error(
+            path + " not found: run scripts/bootstrap.sh to install the pinned tools");
     return path;
 }
 

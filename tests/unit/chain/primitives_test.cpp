@@ -80,7 +80,8 @@ TEST(u256, parses_decimal_and_hex_with_overflow_errors) {
     EXPECT_EQ(*parse_u256("0x" + std::string(64, 'f')), ~u256(0));
     EXPECT_EQ(*parse_u256("0"), u256(0));
     EXPECT_EQ(*parse_u256("0x1A"), u256(26));
-    EXPECT_EQ(parse_u256(max_dec.substr(0, 77) + "6").error(), (ParseError{ParseErrc::overflow, 77}));
+    EXPECT_EQ(parse_u256(max_dec.substr(0, 77) + "6").error(),
+              (ParseError{ParseErrc::overflow, 77}));
     EXPECT_EQ(parse_u256(max_dec + "0").error().kind, ParseErrc::overflow);
     EXPECT_EQ(parse_u256("0x1" + std::string(64, '0')).error().kind, ParseErrc::overflow);
     EXPECT_EQ(parse_u256("").error().kind, ParseErrc::empty);

@@ -8,8 +8,8 @@
 #include <random>
 
 #include "keys/kdf.hpp"
-#include "tests/support/vectors.hpp"
 #include "tests/support/key_test_support.hpp"
+#include "tests/support/vectors.hpp"
 
 using namespace vigil;
 using namespace vigil::keys;

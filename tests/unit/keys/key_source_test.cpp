@@ -8,8 +8,8 @@
 #include "keys/keystore.hpp"
 #include "keys/local_signer.hpp"
 #include "tests/support/anvil.hpp"
-#include "tests/support/vectors.hpp"
 #include "tests/support/key_test_support.hpp"
+#include "tests/support/vectors.hpp"
 
 using namespace vigil;
 using namespace vigil::keys;

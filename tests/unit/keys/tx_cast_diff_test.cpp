@@ -62,9 +62,15 @@ TxEnvelope random_tx(std::mt19937_64& rng, TxType type) {
 
 /// `cast mktx` arguments (without the key) that build the same transaction.
 std::vector<std::string> mktx_args(const TxEnvelope& tx) {
-    std::vector<std::string> a = {"mktx", "--chain", std::to_string(tx.chain_id), "--nonce",
-                                  std::to_string(tx.nonce), "--gas-limit", std::to_string(tx.gas_limit),
-                                  "--value", to_string(tx.value)};
+    std::vector<std::string> a = {"mktx",
+                                  "--chain",
+                                  std::to_string(tx.chain_id),
+                                  "--nonce",
+                                  std::to_string(tx.nonce),
+                                  "--gas-limit",
+                                  std::to_string(tx.gas_limit),
+                                  "--value",
+                                  to_string(tx.value)};
     if (tx.type == TxType::eip1559) {
         a.insert(a.end(), {"--gas-price", to_string(tx.max_fee_per_gas), "--priority-gas-price",
                            to_string(tx.max_priority_fee_per_gas)});
@@ -94,7 +100,8 @@ std::vector<std::string> mktx_args(const TxEnvelope& tx) {
 
 keys::LocalSigner dev_signer() {
     const Bytes key = test::hex(test::Anvil::kDevKey0);
-    auto signer = keys::make_local_signer(keys::SecretKey(std::span<const uint8_t, 32>(key.data(), 32)));
+    auto signer =
+        keys::make_local_signer(keys::SecretKey(std::span<const uint8_t, 32>(key.data(), 32)));
     if (!signer) throw std::runtime_error("dev key rejected");
     return std::move(*signer);
 }
@@ -129,9 +136,12 @@ INSTANTIATE_TEST_SUITE_P(all_types, tx_cast_diff,
                          testing::Values(TxType::legacy, TxType::eip2930, TxType::eip1559),
                          [](const auto& info) {
                              switch (info.param) {
-                                 case TxType::legacy: return std::string("legacy");
-                                 case TxType::eip2930: return std::string("eip2930");
-                                 case TxType::eip1559: return std::string("eip1559");
+                                 case TxType::legacy:
+                                     return std::string("legacy");
+                                 case TxType::eip2930:
+                                     return std::string("eip2930");
+                                 case TxType::eip1559:
+                                     return std::string("eip1559");
                              }
                              return std::string("unknown");
                          });
