@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # What CI runs: install, build (Release), run every test label; then a Debug build with
-# AddressSanitizer + UndefinedBehaviorSanitizer running the unit tests. Non-zero on failure.
+# AddressSanitizer + UndefinedBehaviorSanitizer running the unit tests. Layout is checked
+# with clang-format (.clang-format) first. Non-zero on failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=${VIGIL_JOBS:-$(nproc)}
 
 bash scripts/bootstrap.sh
+
+echo "== clang-format check"
+find agent bench chain config keys strategies tests \( -name '*.cpp' -o -name '*.hpp' \) -print0 |
+    xargs -0 clang-format --dry-run -Werror
 
 echo "== Release build"
 cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release >/dev/null
