@@ -1,0 +1,97 @@
+#include "agent/nonces.hpp"
+
+#include <cassert>
+#include <initializer_list>
+#include <limits>
+
+namespace vigil::agent {
+namespace {
+
+// Appended piece by piece: GCC 12 reports a false -Wrestrict on `"literal" + std::string&&`.
+std::string cat(std::initializer_list<std::string_view> parts) {
+    std::string out;
+    for (const auto part : parts) out += part;
+    return out;
+}
+
+// "5..7" (inclusive, as people read nonces), "5" for one nonce.
+std::string span_text(const NonceRange& r) {
+    if (r.size() == 1) return std::to_string(r.first);
+    return cat({std::to_string(r.first), "..", std::to_string(r.end - 1)});
+}
+
+}  // namespace
+
+std::string_view to_string(NonceEvent e) noexcept {
+    switch (e) {
+        case NonceEvent::consistent:
+            return "consistent";
+        case NonceEvent::foreign_nonces:
+            return "foreign_nonces";
+        case NonceEvent::gap:
+            return "gap";
+        case NonceEvent::node_behind:
+            return "node_behind";
+    }
+    return "unknown";
+}
+
+std::string NonceObservation::to_string() const {
+    std::string out(agent::to_string(event));
+    switch (event) {
+        case NonceEvent::consistent:
+            break;
+        case NonceEvent::foreign_nonces:
+            out += cat({": nonces ", span_text(range), " used by another sender"});
+            if (!recheck.empty()) out += cat({", re-check ", span_text(recheck)});
+            break;
+        case NonceEvent::gap:
+            out += cat({": nonces ", span_text(range), " unknown to the node, rebroadcast"});
+            break;
+        case NonceEvent::node_behind:
+            out += cat({": node count below ours by ", std::to_string(range.size())});
+            break;
+    }
+    return out;
+}
+
+NonceTracker::NonceTracker(uint64_t chain_id, const Address& signer, uint64_t next,
+                           uint64_t confirmed)
+    : chain_id_(chain_id), signer_(signer), next_(next), confirmed_(confirmed) {
+    assert(confirmed <= next);
+}
+
+NonceRange NonceTracker::reserve(uint64_t n) {
+    assert(n >= 1);
+    assert(n <= std::numeric_limits<uint64_t>::max() - next_);
+    const NonceRange range{next_, next_ + n};
+    next_ = range.end;
+    return range;
+}
+
+NonceObservation NonceTracker::foreign(uint64_t count) {
+    NonceObservation o{NonceEvent::foreign_nonces, {next_, count}, {}};
+    if (!in_flight().empty()) o.recheck = in_flight();
+    next_ = count;
+    return o;
+}
+
+NonceObservation NonceTracker::observe_pending_count(uint64_t pending) {
+    if (pending < confirmed_) return {NonceEvent::node_behind, {pending, confirmed_}, {}};
+    if (pending > next_) return foreign(pending);
+    if (pending < next_) return {NonceEvent::gap, {pending, next_}, {}};
+    return {};
+}
+
+NonceObservation NonceTracker::observe_latest_count(uint64_t latest) {
+    if (latest < confirmed_) return {NonceEvent::node_behind, {latest, confirmed_}, {}};
+    if (latest > next_) {
+        auto o = foreign(latest);
+        confirmed_ = latest;
+        return o;
+    }
+    confirmed_ = latest;
+    return {};
+}
+
+}  // namespace vigil::agent
