@@ -22,9 +22,10 @@ struct FeeConfig {
     /// The eth_feeHistory reward percentile to request, e.g. 50. quote_fees reads column 0
     /// of `reward`, so request exactly {priority_percentile}.
     double priority_percentile = 50;
-    /// max_fee = next base fee × this + priority. geth's and ethers' defaults use 2: the
-    /// base fee can rise 12.5% per full block, so ×2 keeps the tx valid through about six
-    /// full blocks in a row without a replacement. Must be at least 1.
+    /// max_fee = next base fee × this + priority. geth (eth_sendTransaction's defaults) and
+    /// ethers use 2: the base fee rises at most 12.5% per full block, so ×2 keeps the tx
+    /// includable through five full blocks in a row (1.125^5 = 1.80) without a replacement.
+    /// Must be at least 1.
     uint32_t base_fee_multiplier = 2;
     /// Chain without EIP-1559: quote a gasPrice (type-0 tx) instead.
     bool legacy = false;
