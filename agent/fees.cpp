@@ -104,9 +104,9 @@ Result<FeeQuote, FeeError> quote_fees(const FeeHistory& history, const BlockHead
     if (!history.base_fee_per_gas.empty() && history.base_fee_per_gas.back() != 0) {
         next_base = history.base_fee_per_gas.back();
     } else {
-        // geth reports zeros for pre-London blocks, so a zero is "no base fee" too.
+        // geth reports zeros for pre-London blocks, so a zero is "no base fee" too; the
+        // header then decides (a 1559 chain with a zero base fee has one in its header).
         next_base = next_base_fee(latest);
-        if (next_base && *next_base == 0 && !latest.base_fee_per_gas) next_base.reset();
     }
     const u256 market_priority = median_priority(history);
     const u256 fee_cap = gwei(config.max_fee_gwei);

@@ -264,3 +264,10 @@ TEST(check_profit, both_sides_of_the_line) {
               "unprofitable: worst-case gas cost 1000 wei (gas limit 100 × max fee 10 wei) "
               "exceeds expected profit 999 wei");
 }
+
+TEST(quote_fees, a_zero_base_fee_chain_is_still_eip1559) {
+    // anvil --base-fee 0: the history's zeros defer to the header, which has a base fee.
+    const auto q = quote_fees(history(0, 1 * kGwei), london_header(0, 0), config());
+    ASSERT_TRUE(q.has_value());
+    EXPECT_EQ(q->fees, (Fees{1 * kGwei, 1 * kGwei}));
+}
