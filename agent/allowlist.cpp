@@ -1,17 +1,11 @@
 #include "agent/allowlist.hpp"
 
 #include <algorithm>
-#include <initializer_list>
+
+#include "chain/strings.hpp"
 
 namespace vigil::agent {
 namespace {
-
-// Appended piece by piece: GCC 12 reports a false -Wrestrict on `"literal" + std::string&&`.
-std::string cat(std::initializer_list<std::string_view> parts) {
-    std::string out;
-    for (const auto part : parts) out += part;
-    return out;
-}
 
 bool is_hex_digit(char c) {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
@@ -46,8 +40,8 @@ std::string_view to_string(AllowlistErrc e) noexcept {
 }
 
 std::string AllowlistError::to_string() const {
-    return cat({"allow-list entry for signer '", signer, "': ", agent::to_string(kind), ": '", text,
-                "' (", detail, ")"});
+    return concat({"allow-list entry for signer '", signer, "': ", agent::to_string(kind), ": '",
+                   text, "' (", detail, ")"});
 }
 
 std::string_view to_string(RefusalKind k) noexcept {
@@ -73,8 +67,8 @@ std::string_view to_string(RefusalKind k) noexcept {
 std::string Refusal::to_string() const {
     const std::string selector_text =
         selector ? to_hex(BytesView(selector->data(), selector->size())) : "none";
-    return cat({"refused: signer '", signer, "' target ", to_checksum(target), " selector ",
-                selector_text, ": ", agent::to_string(kind)});
+    return concat({"refused: signer '", signer, "' target ", to_checksum(target), " selector ",
+                   selector_text, ": ", agent::to_string(kind)});
 }
 
 Result<void, AllowlistError> Allowlist::add(std::string_view signer, std::string_view target,

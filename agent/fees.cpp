@@ -2,9 +2,10 @@
 
 #include <algorithm>
 #include <cassert>
-#include <initializer_list>
 #include <limits>
 #include <vector>
+
+#include "chain/strings.hpp"
 
 namespace vigil::agent {
 namespace {
@@ -19,14 +20,6 @@ std::string dec(u256 v) {
         v /= 10;
     }
     std::reverse(out.begin(), out.end());
-    return out;
-}
-
-// Messages are appended piece by piece: GCC 12 reports a false -Wrestrict on
-// `"literal" + std::string&&`.
-std::string cat(std::initializer_list<std::string_view> parts) {
-    std::string out;
-    for (const auto part : parts) out += part;
     return out;
 }
 
@@ -119,9 +112,9 @@ Result<FeeQuote, FeeError> quote_fees(const FeeHistory& history, const BlockHead
         quote.fees = Fees{price, price, true};
         if (price < wanted) {
             quote.capped = true;
-            quote.warning = cat({"gasPrice capped at ", dec(fee_cap), " wei (max_fee_gwei ",
-                                 std::to_string(config.max_fee_gwei), "); the market asks ",
-                                 dec(wanted), " wei"});
+            quote.warning = concat({"gasPrice capped at ", dec(fee_cap), " wei (max_fee_gwei ",
+                                    std::to_string(config.max_fee_gwei), "); the market asks ",
+                                    dec(wanted), " wei"});
         }
         return quote;
     }
@@ -134,16 +127,16 @@ Result<FeeQuote, FeeError> quote_fees(const FeeHistory& history, const BlockHead
     if (market_priority > priority_cap) {
         quote.capped = true;
         quote.warning =
-            cat({"priority fee capped at ", dec(priority_cap), " wei (max_priority_fee_gwei ",
-                 std::to_string(config.max_priority_fee_gwei), "); the market asks ",
-                 dec(market_priority), " wei"});
+            concat({"priority fee capped at ", dec(priority_cap), " wei (max_priority_fee_gwei ",
+                    std::to_string(config.max_priority_fee_gwei), "); the market asks ",
+                    dec(market_priority), " wei"});
     }
     if (max_fee < wanted_max) {
         quote.capped = true;
         if (!quote.warning.empty()) quote.warning += "; ";
-        quote.warning += cat({"max fee capped at ", dec(fee_cap), " wei (max_fee_gwei ",
-                              std::to_string(config.max_fee_gwei), "); wanted ", dec(wanted_max),
-                              " wei from next base fee ", dec(*next_base), " wei"});
+        quote.warning += concat({"max fee capped at ", dec(fee_cap), " wei (max_fee_gwei ",
+                                 std::to_string(config.max_fee_gwei), "); wanted ", dec(wanted_max),
+                                 " wei from next base fee ", dec(*next_base), " wei"});
         if (*next_base > fee_cap) quote.warning += ", so the tx cannot be included now";
     }
     priority = std::min(priority, max_fee);
@@ -175,15 +168,15 @@ FeeBump bump_fees(const Fees& previous, const FeeConfig& config) {
     bump.held_at_cap = max_held || priority_held;
     if (bump.held_at_cap) {
         const u256& old = max_held ? previous.max_fee_per_gas : previous.max_priority_fee_per_gas;
-        bump.warning = cat(
+        bump.warning = concat(
             {"replacement impossible: ",
              max_held ? (previous.legacy ? "gasPrice " : "max fee ") : "priority fee ", "held at ",
              dec(old), " wei; its cap allows ", dec(max_held ? max_fee : priority),
              " wei, below the node's 10% replacement minimum ", dec(node_minimum(old)), " wei"});
         bump.fees = previous;
     } else if (bump.capped) {
-        bump.warning =
-            cat({"bump limited by the fee caps to ", dec(max_fee), " / ", dec(priority), " wei"});
+        bump.warning = concat(
+            {"bump limited by the fee caps to ", dec(max_fee), " / ", dec(priority), " wei"});
     }
     return bump;
 }
@@ -200,11 +193,11 @@ Result<void, Unprofitable> check_profit(const std::optional<u256>& expected_prof
     if (!expected_profit_wei) return {};
     const u256 cost = gas_cost_wei(gas_limit, fees.max_fee_per_gas);
     if (cost <= *expected_profit_wei) return {};
-    return unexpected(
-        Unprofitable{cost, *expected_profit_wei,
-                     cat({"unprofitable: worst-case gas cost ", dec(cost), " wei (gas limit ",
-                          std::to_string(gas_limit), " × max fee ", dec(fees.max_fee_per_gas),
-                          " wei) exceeds expected profit ", dec(*expected_profit_wei), " wei"})});
+    return unexpected(Unprofitable{
+        cost, *expected_profit_wei,
+        concat({"unprofitable: worst-case gas cost ", dec(cost), " wei (gas limit ",
+                std::to_string(gas_limit), " × max fee ", dec(fees.max_fee_per_gas),
+                " wei) exceeds expected profit ", dec(*expected_profit_wei), " wei"})});
 }
 
 }  // namespace vigil::agent

@@ -1,23 +1,17 @@
 #include "agent/nonces.hpp"
 
 #include <cassert>
-#include <initializer_list>
 #include <limits>
+
+#include "chain/strings.hpp"
 
 namespace vigil::agent {
 namespace {
 
-// Appended piece by piece: GCC 12 reports a false -Wrestrict on `"literal" + std::string&&`.
-std::string cat(std::initializer_list<std::string_view> parts) {
-    std::string out;
-    for (const auto part : parts) out += part;
-    return out;
-}
-
 // "5..7" (inclusive, as people read nonces), "5" for one nonce.
 std::string span_text(const NonceRange& r) {
     if (r.size() == 1) return std::to_string(r.first);
-    return cat({std::to_string(r.first), "..", std::to_string(r.end - 1)});
+    return concat({std::to_string(r.first), "..", std::to_string(r.end - 1)});
 }
 
 }  // namespace
@@ -42,14 +36,14 @@ std::string NonceObservation::to_string() const {
         case NonceEvent::consistent:
             break;
         case NonceEvent::foreign_nonces:
-            out += cat({": nonces ", span_text(range), " used by another sender"});
-            if (!recheck.empty()) out += cat({", re-check ", span_text(recheck)});
+            out += concat({": nonces ", span_text(range), " used by another sender"});
+            if (!recheck.empty()) out += concat({", re-check ", span_text(recheck)});
             break;
         case NonceEvent::gap:
-            out += cat({": nonces ", span_text(range), " unknown to the node, rebroadcast"});
+            out += concat({": nonces ", span_text(range), " unknown to the node, rebroadcast"});
             break;
         case NonceEvent::node_behind:
-            out += cat({": node count below ours by ", std::to_string(range.size())});
+            out += concat({": node count below ours by ", std::to_string(range.size())});
             break;
     }
     return out;
