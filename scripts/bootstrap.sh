@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(
-    g++ cmake make pkg-config git ca-certificates clang-format
+    g++ cmake make pkg-config git ca-certificates clang-format openssl
     libboost-dev libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libsecp256k1-dev
     libexpected-dev libsqlite3-dev libgtest-dev libgmock-dev libbenchmark-dev
     nodejs npm
