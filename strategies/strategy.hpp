@@ -1,0 +1,66 @@
+#pragma once
+// The Strategy interface: pure policy between the block stream and the transaction pipeline.
+// A strategy reads chain state through the read-only Provider, keeps its own mirror, and
+// returns Intents; it never signs, sends or sleeps. The agent's ChainRunner owns it.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "chain/abi_types.hpp"
+#include "chain/asio.hpp"
+#include "chain/bytes.hpp"
+#include "chain/provider.hpp"
+#include "chain/result.hpp"
+#include "chain/rpc_types.hpp"
+#include "strategies/intent.hpp"
+
+namespace vigil {
+
+/// A call a strategy's intents make: the agent adds each to the signer's allow-list.
+struct DeclaredCall {
+    Address target;
+    abi::Selector selector;
+    bool operator==(const DeclaredCall&) const = default;
+};
+
+/// What a strategy is given when it starts. `provider` outlives the strategy; use it for
+/// reads only.
+struct StrategyContext {
+    Provider& provider;
+    uint64_t chain_id = 0;
+    std::string signer;      ///< configured signer name, to put in Intent::signer
+    Address signer_address;  ///< its address (balances, allowances)
+};
+
+class Strategy {
+public:
+    virtual ~Strategy() = default;
+
+    /// The configured name (Intent::strategy).
+    virtual std::string_view name() const = 0;
+    /// The logs the strategy needs in its BlockEvents (address + topics).
+    virtual LogFilter log_filter() const = 0;
+    /// Every (target, selector) its intents may call.
+    virtual std::vector<DeclaredCall> declared_calls() const = 0;
+
+    /// Builds the mirror up to and including block `head`: from the configured start
+    /// block, or from just after `resume` when a saved state was restored. Errors are one
+    /// line for the log; the runner retries.
+    virtual Task<Result<void, std::string>> start(const StrategyContext& context, uint64_t head,
+                                                  std::optional<uint64_t> resume) = 0;
+    /// One event of the block stream (added or removed), in order. Returns the intents this
+    /// block calls for (an empty list for removed blocks and most added ones).
+    virtual Task<std::vector<Intent>> on_block(const BlockEvent& event) = 0;
+    /// What became of one of its intents.
+    virtual void on_outcome(const Outcome& outcome) = 0;
+
+    /// The mirror as text, for the runner's checkpoint, and back. restore() rejects a
+    /// state from another configuration with a one-line error (then start() rescans).
+    virtual std::string save() const = 0;
+    virtual Result<void, std::string> restore(std::string_view saved) = 0;
+};
+
+}  // namespace vigil
