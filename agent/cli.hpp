@@ -11,6 +11,10 @@ enum ExitCode : int { kOk = 0, kFailure = 1, kUsage = 2 };
 
 /// `vigil abi encode SIG ARGS...` / `vigil abi decode SIG HEX`.
 int abi_command(std::span<const std::string_view> args, std::ostream& out, std::ostream& err);
+/// `vigil check-config FILE`: prints the resolved config (secrets masked) and returns 0,
+/// or prints one "path: message" line per problem to `err` and returns kUsage.
+int check_config_command(std::span<const std::string_view> args, std::ostream& out,
+                         std::ostream& err);
 /// `vigil keys new|import|address ...`.
 int keys_command(std::span<const std::string_view> args, std::istream& in, std::ostream& out,
                  std::ostream& err);

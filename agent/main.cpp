@@ -11,6 +11,7 @@ commands:
   keys new --keystore DIR              create a key, write it as an encrypted keystore
   keys import --keystore DIR           import a hex key from stdin or --key-env NAME
   keys address FILE                    print a keystore's address (no password needed)
+  check-config FILE                    validate a config, print it resolved (secrets masked)
   abi encode SIG [ARGS...]             ABI-encode arguments, like `cast abi-encode`
   abi decode SIG HEX                   ABI-decode output data, like `cast abi-decode`
 
@@ -28,6 +29,8 @@ int main(int argc, char** argv) {
     const std::span<const std::string_view> rest(args.data() + 1, args.size() - 1);
     try {
         if (command == "abi") return vigil::cli::abi_command(rest, std::cout, std::cerr);
+        if (command == "check-config")
+            return vigil::cli::check_config_command(rest, std::cout, std::cerr);
         if (command == "keys")
             return vigil::cli::keys_command(rest, std::cin, std::cout, std::cerr);
     } catch (const std::exception& e) {
