@@ -269,7 +269,7 @@ std::string read_env_name(ParamsReader& r, std::string_view key, const EnvLookup
 
 std::vector<std::string> read_urls(ParamsReader& r, std::string_view key, bool required,
                                    std::initializer_list<std::string_view> schemes,
-                                   std::string_view what) {
+                                   std::string_view message) {
     std::vector<std::string> out;
     if (required && !r.has(key)) {
         r.error(key, "missing required key");
@@ -290,7 +290,7 @@ std::vector<std::string> read_urls(ParamsReader& r, std::string_view key, bool r
         if (!v.is_string()) {
             ctx.add(path, "expected a string");
         } else if (!is_url(v.get_ref<const std::string&>(), schemes)) {
-            ctx.add(path, concat({"not a ", what, " URL"}));
+            ctx.add(path, std::string(message));
         } else {
             out.push_back(v.get<std::string>());
         }
@@ -360,8 +360,8 @@ ChainConfig read_chain(ParamsReader& r, std::string name) {
     ChainConfig c;
     c.name = std::move(name);
     c.chain_id = r.required_u64("chain_id", {1});
-    c.rpc = read_urls(r, "rpc", true, {"http", "https"}, "http(s)");
-    c.ws = read_urls(r, "ws", false, {"ws", "wss"}, "ws(s)");
+    c.rpc = read_urls(r, "rpc", true, {"http", "https"}, "not an http(s) URL");
+    c.ws = read_urls(r, "ws", false, {"ws", "wss"}, "not a ws(s) URL");
     c.poll_interval = std::chrono::milliseconds(static_cast<int64_t>(r.optional_u64(
         "poll_interval_ms", static_cast<uint64_t>(c.poll_interval.count()), {1, 3'600'000})));
     c.confirmations = r.optional_u64("confirmations", c.confirmations, {1, 10'000});
@@ -429,7 +429,14 @@ std::string known_kinds(std::span<const StrategyKind> kinds) {
     return out.empty() ? "none" : out;
 }
 
-StrategyConfig read_strategy(ParamsReader& r, const Config& config,
+/// Which references can be checked: a `chains` or `signers` section that is missing or
+/// not an object has been reported already, and every reference into it would repeat that.
+struct Sections {
+    bool chains = false;
+    bool signers = false;
+};
+
+StrategyConfig read_strategy(ParamsReader& r, const Config& config, Sections checkable,
                              std::span<const StrategyKind> kinds) {
     auto& ctx = r.context();
     StrategyConfig s;
@@ -444,9 +451,9 @@ StrategyConfig read_strategy(ParamsReader& r, const Config& config,
     s.simulate = r.optional_bool("simulate", s.simulate);
     s.enabled = r.optional_bool("enabled", s.enabled);
     if (name && name->empty()) r.error("name", "must not be empty");
-    if (chain && !config.chains.contains(*chain))
+    if (chain && checkable.chains && !config.chains.contains(*chain))
         r.error("chain", concat({"no chain named ", quoted(ctx, r.path("chain"), *chain)}));
-    if (signer && !config.signers.contains(*signer))
+    if (signer && checkable.signers && !config.signers.contains(*signer))
         r.error("signer", concat({"no signer named ", quoted(ctx, r.path("signer"), *signer)}));
 
     const StrategyKind* kind = nullptr;
@@ -495,16 +502,18 @@ void read_config(ParamsReader& root, const std::filesystem::path& base, const En
                  std::span<const StrategyKind> kinds, Config& config) {
     if (auto dir = read_path(root, "state_dir", base, true)) config.state_dir = *dir;
 
+    Sections checkable;
     auto chains = root.required_object("chains");
-    if (root.has("chains") && root.raw("chains") && root.raw("chains")->is_object() &&
-        chains.keys().empty())
-        root.error("chains", "must not be empty");
+    checkable.chains = root.raw("chains") && root.raw("chains")->is_object();
+    if (checkable.chains && chains.keys().empty()) root.error("chains", "must not be empty");
     for (const auto& name : chains.keys()) {
         auto chain = chains.required_object(name);
         config.chains.emplace(name, read_chain(chain, name));
     }
     chains.finish();
 
+    const Json* signers_json = root.raw("signers");
+    checkable.signers = !root.has("signers") || (signers_json && signers_json->is_object());
     if (auto signers = root.optional_object("signers")) {
         for (const auto& name : signers->keys()) {
             auto signer = signers->required_object(name);
@@ -515,7 +524,7 @@ void read_config(ParamsReader& root, const std::filesystem::path& base, const En
 
     std::map<std::string, std::string, std::less<>> first_by_name;
     for (auto& entry : root.optional_objects("strategies")) {
-        auto strategy = read_strategy(entry, config, kinds);
+        auto strategy = read_strategy(entry, config, checkable, kinds);
         if (entry.is_string("name") && entry.raw("name") && !strategy.name.empty()) {
             const auto [it, inserted] = first_by_name.emplace(strategy.name, entry.path());
             if (!inserted) entry.error("name", concat({"duplicate name (also ", it->second, ")"}));
