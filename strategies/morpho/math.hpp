@@ -11,6 +11,14 @@
 // the operands' bit lengths say it might.
 //
 // Nothing here allocates: u256 is Boost's fixed-width cpp_int (inline storage).
+//
+// Speed: Boost's u256 division is the bottleneck (about 80 ns; a product about 8 ns).
+// is_healthy needs two (maxBorrow's 1e36 and 1e18 scalings; the debt's rounding-up division
+// is replaced by an exact cross-multiplication) and takes about 170 ns per position here,
+// 17 ms for 100,000, against a 5 ms target. Getting there needs a screen in front of it,
+// e.g. per market and price a floating-point health ratio with a proven error bound that
+// settles all but the positions within that bound of the boundary, which this exact check
+// then decides (or 128-bit native limbs with division by the constant scales).
 #include <cstdint>
 #include <optional>
 #include <string_view>

@@ -5,6 +5,8 @@
 // tests/integration/morpho_math_anvil_test.cpp.
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "strategies/morpho/math.hpp"
 #include "tests/support/anvil.hpp"
 
@@ -171,11 +173,46 @@ TEST(morpho_math, health_at_the_boundary) {
     p.collateral = dec("10465116279069767441");  // one unit less: 74 wei short
     EXPECT_EQ(*max_borrow(p.collateral, b.price, b.lltv), dec("899999999999999999926"));
     EXPECT_FALSE(*is_healthy(p, b.market, b.price, b.lltv));
+    // Debt exactly equal to maxBorrow is healthy (an empty market: 1e6 shares per asset).
+    Position exact;
+    exact.collateral = p.collateral;
+    const u256 limit = *max_borrow(exact.collateral, b.price, b.lltv);
+    exact.borrow_shares = limit * 1'000'000;
+    EXPECT_EQ(*borrowed_assets(exact, Market{}), limit);
+    EXPECT_TRUE(*is_healthy(exact, Market{}, b.price, b.lltv));
+    exact.borrow_shares += 1;
+    EXPECT_FALSE(*is_healthy(exact, Market{}, b.price, b.lltv));
     // No debt is healthy whatever the price; a price whose product overflows reverts.
     Position none;
     none.collateral = 1;
     EXPECT_TRUE(*is_healthy(none, b.market, 0, b.lltv));
     EXPECT_EQ(is_healthy(b.position, b.market, kMaxU256, b.lltv).error(), MathError::overflow);
+}
+
+TEST(morpho_math, health_agrees_with_its_definition_near_the_boundary) {
+    // is_healthy compares without dividing (maxBorrow * S >= shares * A); it must give
+    // maxBorrow >= toAssetsUp(shares) on every position, most of all within a few wei of it.
+    std::mt19937_64 rng(7);
+    Market m;
+    m.total_borrow_assets = u256(3'512'345) * kE18 + rng();
+    m.total_borrow_shares = u256(3'400'000) * kE24 + rng();
+    const u256 lltv = dec("860000000000000000");
+    std::size_t healthy = 0, total = 0;
+    for (int i = 0; i < 20'000; ++i) {
+        const u256 price = u256(1 + rng() % 5'000) * kOraclePriceScale + u256(rng()) * rng();
+        Position p;
+        p.collateral = u256(rng() % 1'000) * kE18 + rng();
+        const u256 limit = *max_borrow(p.collateral, price, lltv);
+        const u256 target = limit + 3 - rng() % 7;  // limit - 3 .. limit + 3
+        p.borrow_shares = *to_shares_down(target, m.total_borrow_assets, m.total_borrow_shares) +
+                          rng() % 3'000'000 - 1'500'000;
+        const bool expected = limit >= *borrowed_assets(p, m);
+        ASSERT_EQ(*is_healthy(p, m, price, lltv), expected) << "case " << i;
+        healthy += expected;
+        ++total;
+    }
+    EXPECT_GT(healthy, total / 5);  // both outcomes well represented
+    EXPECT_LT(healthy, total * 4 / 5);
 }
 
 TEST(morpho_math, liquidate_by_seized_assets) {
