@@ -107,6 +107,7 @@ DevChain::DevChain(const std::string& rpc_url) {
     provider_ = std::make_unique<RpcProvider>(ioc_.get_executor(), config);
     raw_ = std::make_unique<rpc::HttpTransport>(ioc_.get_executor(), rpc_url);
     chain_id_ = must(run(provider_->chain_id()), "eth_chainId");
+    automine_ = rpc("anvil_getAutomine", "[]") == "true";
 }
 
 DevChain::~DevChain() = default;
@@ -305,7 +306,11 @@ MorphoFixture::MorphoFixture(const std::string& rpc_url, MorphoFixtureOptions op
     d.keeper = options.keeper ? *options.keeper : *parse_address(Anvil::kDevAddress1);
     const u256 max_u256 = std::numeric_limits<u256>::max();
 
-    chain_.set_automine(false);
+    // With automine on, each phase is sent with it off and mined at once. A node that
+    // mines on an interval (anvil --block-time) is left in that mode: settle() mines each
+    // phase with evm_mine all the same.
+    const bool automine = chain_.automine();
+    if (automine) chain_.set_automine(false);
     try {
         // Phase 1: contracts.
         const auto create = [&](std::string_view name, Bytes args = {}) {
@@ -411,10 +416,10 @@ MorphoFixture::MorphoFixture(const std::string& rpc_url, MorphoFixtureOptions op
         }
         chain_.settle(borrows);
     } catch (...) {
-        chain_.set_automine(true);
+        if (automine) chain_.set_automine(true);
         throw;
     }
-    chain_.set_automine(true);
+    if (automine) chain_.set_automine(true);
 }
 
 void MorphoFixture::set_price(std::size_t market, const u256& price) {

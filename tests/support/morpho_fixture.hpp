@@ -48,6 +48,9 @@ public:
 
     /// A raw JSON-RPC call; returns the JSON text of its result.
     std::string rpc(const std::string& method, const std::string& params_json);
+    /// Whether the node mines each transaction as it arrives (anvil_getAutomine at
+    /// construction, then what set_automine set). Off under interval mining too.
+    bool automine() const noexcept { return automine_; }
     void set_automine(bool on);
     /// evm_mine: one block with as many pending transactions as fit.
     void mine();
@@ -139,7 +142,7 @@ struct MorphoFixtureOptions {
 ///  - loan liquidity supplied by the owner (twice what is borrowed), collateral supplied on
 ///    behalf of each borrower, and each borrower's borrow signed by its own key
 ///    (keccak256("vigil devnet borrower <i>")), funded with 1 ETH by anvil_setBalance.
-/// Leaves automine as it found it (on).
+/// Leaves the node's mining mode as it found it (automine or interval).
 class MorphoFixture {
 public:
     MorphoFixture(const std::string& rpc_url, MorphoFixtureOptions options = {});
