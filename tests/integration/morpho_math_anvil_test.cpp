@@ -118,6 +118,38 @@ struct Book {
 
 }  // namespace
 
+TEST(morpho_fixture, book_is_on_chain_as_described) {
+    Book book;
+    const auto& d = book.d;
+    ASSERT_GE(d.borrowers.size(), 50u);
+    std::size_t per_market[2] = {0, 0}, near_limit = 0;
+    for (std::size_t b = 0; b < d.borrowers.size(); ++b) {
+        const auto& borrower = d.borrowers[b];
+        const std::size_t m = borrower.market;
+        ++per_market[m];
+        const Position pos = book.position(b, BlockTag::latest);
+        const Market market = book.market(m, BlockTag::latest);
+        EXPECT_EQ(pos.collateral, borrower.collateral);
+        // Borrowing by assets rounds shares up: the debt is the amount or one wei more.
+        const u256 owed = *borrowed_assets(pos, market);
+        EXPECT_GE(owed, borrower.borrowed);
+        EXPECT_LE(owed, borrower.borrowed + 1);
+        const u256 limit =
+            *max_borrow(pos.collateral, d.markets[m].price, d.markets[m].params.lltv);
+        EXPECT_TRUE(*is_healthy(pos, market, d.markets[m].price, d.markets[m].params.lltv));
+        if (owed * 100 >= limit * 97) ++near_limit;
+    }
+    EXPECT_GE(per_market[0], 20u);
+    EXPECT_GE(per_market[1], 20u);
+    EXPECT_GE(near_limit, 5u);
+    // The keeper holds loan tokens; the oracle takes a new price.
+    const Bytes balance =
+        book.chain.call_ok(d.loan_token, test::calldata("balanceOf(address)", {d.keeper}));
+    EXPECT_EQ(word_at(balance, 0), test::MorphoFixtureOptions{}.keeper_loan_balance);
+    book.fixture.set_price(1, 1234 * kOraclePriceScale);
+    EXPECT_EQ(test::read_price(book.chain, d.markets[1].params.oracle), 1234 * kOraclePriceScale);
+}
+
 TEST(morpho_math_anvil, market_id_is_the_key_morpho_stores_params_under) {
     Book book;
     for (const auto& m : book.d.markets) {
