@@ -139,12 +139,6 @@ std::array<std::string, sql::count> statement_texts() {
 
 constexpr std::array<std::string_view, 5> kAttemptStateNames = {"signed", "broadcast", "included",
                                                                 "replaced", "dropped"};
-constexpr std::array<std::string_view, 5> kOutcomeNames = {"included", "reverted", "replaced",
-                                                           "dropped", "expired"};
-
-std::string_view outcome_name(OutcomeKind kind) {
-    return kOutcomeNames[static_cast<std::size_t>(kind)];
-}
 
 template <class E, std::size_t N>
 std::optional<E> enum_from_name(const std::array<std::string_view, N>& names,
@@ -302,7 +296,7 @@ JournaledIntent read_intent(Query& q) {
     if (!q.is_null(13)) {
         Outcome o;
         o.idempotency_key = r.intent.idempotency_key;
-        o.kind = q.name<OutcomeKind>(13, kOutcomeNames);
+        o.kind = q.name<OutcomeKind>(13, kOutcomeKindNames);
         if (!q.is_null(14)) o.tx_hash = q.fixed<32>(14);
         o.block_number = q.u64(15);
         o.detail = q.text(16);
@@ -634,7 +628,7 @@ Result<void, JournalError> Journal::mark_dropped(const Hash32& tx_hash) {
 Result<void, JournalError> Journal::finish_intent(const Outcome& outcome) {
     auto& d = *impl_;
     Query q = d.query(sql::finish_intent);
-    q.bind(1, outcome_name(outcome.kind));
+    q.bind(1, vigil::to_string(outcome.kind));
     q.bind(2, outcome.tx_hash);
     q.bind(3, outcome.block_number);
     q.bind(4, std::string_view(outcome.detail));

@@ -270,6 +270,13 @@ Call send_raw_transaction(BytesView raw) {
     return {"eth_sendRawTransaction", std::move(p)};
 }
 
+Call send_private_transaction(BytesView raw) {
+    std::string p = R"([{"tx":)";
+    append_hex_string(p, raw);
+    p += "}]";
+    return {"eth_sendPrivateTransaction", std::move(p)};
+}
+
 Call get_transaction_receipt(const Hash32& tx_hash) {
     std::string p = "[";
     append_hex_string(p, tx_hash);

@@ -72,6 +72,9 @@ Call fee_history(uint64_t block_count, const BlockId& newest, std::span<const do
 Call max_priority_fee();
 Call get_transaction_count(const Address& account, const BlockId& block);
 Call send_raw_transaction(BytesView raw);
+/// eth_sendPrivateTransaction `[{"tx": raw}]`: Flashbots Protect and similar private
+/// submission endpoints; the result is the tx hash, as for eth_sendRawTransaction.
+Call send_private_transaction(BytesView raw);
 Call get_transaction_receipt(const Hash32& tx_hash);
 Call get_code(const Address& account, const BlockId& block);
 }  // namespace eth

@@ -44,6 +44,9 @@ public:
     virtual Task<std::vector<RpcResult<Bytes>>> call_batch(std::span<const CallRequest> requests,
                                                            BlockId block) = 0;
     virtual Task<RpcResult<uint64_t>> estimate_gas(const CallRequest& request, BlockId block) = 0;
+    /// Many eth_estimateGas as one JSON-RPC batch; one result per request.
+    virtual Task<std::vector<RpcResult<uint64_t>>> estimate_gas_batch(
+        std::span<const CallRequest> requests, BlockId block) = 0;
     virtual Task<RpcResult<FeeHistory>> fee_history(uint64_t block_count, BlockId newest,
                                                     std::span<const double> percentiles) = 0;
     virtual Task<RpcResult<u256>> max_priority_fee() = 0;
@@ -52,6 +55,10 @@ public:
     /// Never retried on another endpoint unless the first certainly did not receive it
     /// (Failure::not_sent); a timeout is returned to the caller, who knows the tx hash.
     virtual Task<RpcResult<Hash32>> send_raw_transaction(BytesView raw) = 0;
+    /// Several signed transactions as one JSON-RPC batch: one write on one connection,
+    /// one result per transaction, with send_raw_transaction's at-most-once rule.
+    virtual Task<std::vector<RpcResult<Hash32>>> send_raw_transactions(
+        std::span<const Bytes> raws) = 0;
     /// nullopt while the transaction is not mined.
     virtual Task<RpcResult<std::optional<Receipt>>> get_transaction_receipt(
         const Hash32& tx_hash) = 0;

@@ -160,6 +160,21 @@ void RpcProvider::failed(Endpoint& e, const Failure& f) {
             Clock::now() + (f.retry_after ? *f.retry_after : backoff(e.consecutive_failures));
 }
 
+namespace {
+/// The answer to make_batch(first_id, n calls), each item decoded as T or its own error.
+template <class T>
+RpcResult<std::vector<RpcResult<T>>> decode_batch(std::string_view body, uint64_t first_id,
+                                                  std::size_t n) {
+    auto answers = rpc::read_batch(body, first_id, n);
+    if (!answers) return unexpected(std::move(answers.error()));
+    std::vector<RpcResult<T>> out;
+    out.reserve(n);
+    for (auto& item : *answers)
+        out.push_back(item ? rpc::decode<T>(*item) : RpcResult<T>(unexpected(item.error())));
+    return out;
+}
+}  // namespace
+
 Task<void> RpcProvider::sleep(Clock::duration d) {
     net::steady_timer timer(executor_, d);
     boost::system::error_code ec;
@@ -274,30 +289,35 @@ Task<RpcResult<Bytes>> RpcProvider::call(const CallRequest& request_, BlockId bl
     return request<Bytes>(rpc::eth::call(request_, block, overrides));
 }
 
+template <class T>
+Task<std::vector<RpcResult<T>>> RpcProvider::read_batch(std::vector<rpc::Call> calls) {
+    using Items = std::vector<RpcResult<T>>;
+    if (calls.empty()) co_return Items{};
+    const uint64_t first_id = next_id_;
+    next_id_ += calls.size();
+    auto items = co_await read<Items>(rpc::make_batch(first_id, calls), Weight::heavy,
+                                      [first_id, n = calls.size()](std::string_view body) {
+                                          return decode_batch<T>(body, first_id, n);
+                                      });
+    if (items) co_return std::move(*items);
+    // The batch failed as a whole: each call reports that failure.
+    co_return Items(calls.size(), RpcResult<T>(unexpected(items.error())));
+}
+
 Task<std::vector<RpcResult<Bytes>>> RpcProvider::call_batch(std::span<const CallRequest> requests,
                                                             BlockId block) {
-    if (requests.empty()) co_return std::vector<RpcResult<Bytes>>{};
     std::vector<rpc::Call> calls;
     calls.reserve(requests.size());
     for (const CallRequest& r : requests) calls.push_back(rpc::eth::call(r, block));
-    const uint64_t first_id = next_id_;
-    next_id_ += calls.size();
-    using Items = std::vector<RpcResult<Bytes>>;
-    auto items = co_await read<Items>(
-        rpc::make_batch(first_id, calls), Weight::heavy,
-        [first_id, n = calls.size()](std::string_view body) -> RpcResult<Items> {
-            auto raw = rpc::read_batch(body, first_id, n);
-            if (!raw) return unexpected(std::move(raw.error()));
-            Items out;
-            out.reserve(n);
-            for (auto& item : *raw)
-                out.push_back(item ? rpc::decode<Bytes>(*item)
-                                   : RpcResult<Bytes>(unexpected(item.error())));
-            return out;
-        });
-    if (items) co_return std::move(*items);
-    // The batch failed as a whole: each call reports that failure.
-    co_return Items(requests.size(), RpcResult<Bytes>(unexpected(items.error())));
+    return read_batch<Bytes>(std::move(calls));
+}
+
+Task<std::vector<RpcResult<uint64_t>>> RpcProvider::estimate_gas_batch(
+    std::span<const CallRequest> requests, BlockId block) {
+    std::vector<rpc::Call> calls;
+    calls.reserve(requests.size());
+    for (const CallRequest& r : requests) calls.push_back(rpc::eth::estimate_gas(r, block));
+    return read_batch<uint64_t>(std::move(calls));
 }
 
 Task<RpcResult<uint64_t>> RpcProvider::estimate_gas(const CallRequest& request_, BlockId block) {
@@ -327,9 +347,14 @@ Task<RpcResult<Bytes>> RpcProvider::get_code(const Address& account, BlockId blo
     return request<Bytes>(rpc::eth::get_code(account, block));
 }
 
-Task<RpcResult<Hash32>> RpcProvider::send_raw_transaction(BytesView raw) {
-    const uint64_t id = next_id_++;
-    const std::string body = rpc::make_request(id, rpc::eth::send_raw_transaction(raw));
+rpc::Call RpcProvider::send_call(BytesView raw) const {
+    return policy_.send_method == SendMethod::private_transaction
+               ? rpc::eth::send_private_transaction(raw)
+               : rpc::eth::send_raw_transaction(raw);
+}
+
+template <class T, class Parse>
+Task<RpcResult<T>> RpcProvider::write(std::string body, Parse parse) {
     uint64_t tried = 0;
     std::optional<Failure> last;
     // Each endpoint at most once, and the next one only if the last never got the bytes.
@@ -338,10 +363,8 @@ Task<RpcResult<Hash32>> RpcProvider::send_raw_transaction(BytesView raw) {
         ++e->requests;
         const auto start = Clock::now();
         auto answer = co_await e->transport->roundtrip(body);
-        auto result = answer.and_then([id](const std::string& text) {
-            return rpc::read_response(text, id).and_then(
-                [](std::string_view r) { return rpc::decode<Hash32>(r); });
-        });
+        RpcResult<T> result = answer ? parse(std::string_view(*answer))
+                                     : RpcResult<T>(unexpected(std::move(answer.error())));
         if (result) {
             answered(*e, Clock::now() - start, Weight::light);
             co_return result;
@@ -357,6 +380,32 @@ Task<RpcResult<Hash32>> RpcProvider::send_raw_transaction(BytesView raw) {
         last = std::move(f);
     }
     co_return unexpected(std::move(*last));
+}
+
+Task<RpcResult<Hash32>> RpcProvider::send_raw_transaction(BytesView raw) {
+    const uint64_t id = next_id_++;
+    return write<Hash32>(rpc::make_request(id, send_call(raw)),
+                         [id](std::string_view text) -> RpcResult<Hash32> {
+                             return rpc::read_response(text, id).and_then(
+                                 [](std::string_view r) { return rpc::decode<Hash32>(r); });
+                         });
+}
+
+Task<std::vector<RpcResult<Hash32>>> RpcProvider::send_raw_transactions(
+    std::span<const Bytes> raws) {
+    using Items = std::vector<RpcResult<Hash32>>;
+    if (raws.empty()) co_return Items{};
+    std::vector<rpc::Call> calls;
+    calls.reserve(raws.size());
+    for (const Bytes& raw : raws) calls.push_back(send_call(raw));
+    const uint64_t first_id = next_id_;
+    next_id_ += calls.size();
+    auto items = co_await write<Items>(rpc::make_batch(first_id, calls),
+                                       [first_id, n = calls.size()](std::string_view body) {
+                                           return decode_batch<Hash32>(body, first_id, n);
+                                       });
+    if (items) co_return std::move(*items);
+    co_return Items(raws.size(), RpcResult<Hash32>(unexpected(items.error())));
 }
 
 }  // namespace vigil

@@ -17,6 +17,10 @@
 
 namespace vigil {
 
+/// How transactions are submitted: eth_sendRawTransaction (the public mempool), or
+/// eth_sendPrivateTransaction (a private relay such as a chain's `private_rpc`).
+enum class SendMethod { raw_transaction, private_transaction };
+
 /// How RpcProvider retries, fails over and splits. The defaults suit public and paid
 /// endpoints; tests shorten the durations.
 struct RpcPolicy {
@@ -46,6 +50,8 @@ struct RpcPolicy {
     /// A light call (not eth_getLogs, not a batch) answered slower than this demotes its
     /// endpoint like a failure; the answer is still used.
     std::chrono::milliseconds slow_response{2'000};
+    /// What send_raw_transaction(s) call.
+    SendMethod send_method = SendMethod::raw_transaction;
 };
 
 struct RpcProviderConfig {
@@ -114,11 +120,18 @@ public:
     Task<std::vector<RpcResult<Bytes>>> call_batch(std::span<const CallRequest> requests,
                                                    BlockId block) override;
     Task<RpcResult<uint64_t>> estimate_gas(const CallRequest& request, BlockId block) override;
+    /// One JSON-RPC batch, like call_batch.
+    Task<std::vector<RpcResult<uint64_t>>> estimate_gas_batch(std::span<const CallRequest> requests,
+                                                              BlockId block) override;
     Task<RpcResult<FeeHistory>> fee_history(uint64_t block_count, BlockId newest,
                                             std::span<const double> percentiles) override;
     Task<RpcResult<u256>> max_priority_fee() override;
     Task<RpcResult<uint64_t>> get_transaction_count(const Address& account, BlockId block) override;
     Task<RpcResult<Hash32>> send_raw_transaction(BytesView raw) override;
+    /// One batch, sent like send_raw_transaction: another endpoint only if this one
+    /// certainly did not receive it. A failure of the whole batch is each item's failure.
+    Task<std::vector<RpcResult<Hash32>>> send_raw_transactions(
+        std::span<const Bytes> raws) override;
     Task<RpcResult<std::optional<Receipt>>> get_transaction_receipt(const Hash32& tx_hash) override;
     Task<RpcResult<Bytes>> get_code(const Address& account, BlockId block) override;
 
@@ -132,6 +145,13 @@ private:
     Task<RpcResult<T>> request(rpc::Call call, Weight weight = Weight::light);
     template <class T, class Parse>
     Task<RpcResult<T>> read(std::string body, Weight weight, Parse parse);
+    /// `calls` as one batch read: one result per call, or the batch's failure for each.
+    template <class T>
+    Task<std::vector<RpcResult<T>>> read_batch(std::vector<rpc::Call> calls);
+    /// At most once per endpoint, and on to the next only after a not_sent failure.
+    template <class T, class Parse>
+    Task<RpcResult<T>> write(std::string body, Parse parse);
+    rpc::Call send_call(BytesView raw) const;
     enum class Tried { allow, skip };  // whether endpoints this call tried may be picked
     Endpoint* pick(uint64_t tried, Tried mode);
     void demote(Endpoint& e);

@@ -1,9 +1,12 @@
 #pragma once
 // What a strategy asks for and what became of it. Strategies return Intents; the agent's
 // TxPipeline turns each into at most one included transaction and reports an Outcome.
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "chain/bytes.hpp"
 #include "chain/u256.hpp"
@@ -40,6 +43,12 @@ enum class OutcomeKind {
     dropped,   ///< not sent: allow-list, limits, kill switch, or unprofitable
     expired,   ///< the deadline passed before inclusion (a cancellation was sent if needed)
 };
+/// The names logs and the journal use, in enum order.
+inline constexpr std::array<std::string_view, 5> kOutcomeKindNames = {
+    "included", "reverted", "replaced", "dropped", "expired"};
+inline std::string_view to_string(OutcomeKind kind) noexcept {
+    return kOutcomeKindNames[static_cast<std::size_t>(kind)];
+}
 
 struct Outcome {
     std::string idempotency_key;

@@ -99,6 +99,13 @@ public:
     Task<RpcResult<Hash32>> send_raw_transaction(BytesView) override {
         co_return unexpected(fake_failure("unused"));
     }
+    Task<std::vector<RpcResult<Hash32>>> send_raw_transactions(std::span<const Bytes>) override {
+        co_return std::vector<RpcResult<Hash32>>{};
+    }
+    Task<std::vector<RpcResult<uint64_t>>> estimate_gas_batch(std::span<const CallRequest>,
+                                                              BlockId) override {
+        co_return std::vector<RpcResult<uint64_t>>{};
+    }
     Task<RpcResult<std::optional<Receipt>>> get_transaction_receipt(const Hash32&) override {
         co_return unexpected(fake_failure("unused"));
     }

@@ -1,0 +1,774 @@
+#include "agent/pipeline.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <system_error>
+#include <utility>
+
+#include "chain/abi.hpp"
+#include "chain/json_rpc.hpp"
+#include "chain/strings.hpp"
+#include "chain/tx.hpp"
+
+namespace vigil::agent {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr uint64_t kTransferGas = 21'000;
+
+std::string lower(std::string_view text) {
+    std::string out(text);
+    for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+}
+
+/// How a node answered a broadcast, from its error text (geth, reth, anvil, erigon).
+enum class SendAnswer { accepted, known, nonce_used, underpriced, rejected, unknown };
+
+SendAnswer classify(const RpcResult<Hash32>& result) {
+    if (result) return SendAnswer::accepted;
+    const rpc::Failure& f = result.error();
+    if (f.kind != rpc::Errc::rpc_error) return SendAnswer::unknown;  // may have landed
+    const std::string text = lower(f.rpc.message);
+    for (std::string_view known : {"already known", "known transaction", "already imported",
+                                   "alreadyknown", "already exists"})
+        if (text.find(known) != std::string::npos) return SendAnswer::known;
+    for (std::string_view used :
+         {"nonce too low", "nonce is too low", "oldnonce", "nonce too small"})
+        if (text.find(used) != std::string::npos) return SendAnswer::nonce_used;
+    // Fees below what the node takes now (anvil refuses a max fee under the base fee; geth
+    // a replacement under +10%): the same bytes may be taken later, or replaced.
+    for (std::string_view low : {"underpriced", "less than block base fee", "fee cap less than",
+                                 "feecap too low", "fee too low", "max fee per gas less than"})
+        if (text.find(low) != std::string::npos) return SendAnswer::underpriced;
+    return SendAnswer::rejected;
+}
+
+std::string selector_text(BytesView calldata) {
+    return calldata.size() >= 4 ? to_hex(calldata.first(4)) : "none";
+}
+
+std::string revert_reason(const rpc::Failure& f) {
+    if (f.kind != rpc::Errc::rpc_error) return f.to_string();
+    if (auto data = rpc::revert_data(f.rpc)) {
+        if (auto revert = abi::decode_revert(*data)) return abi::to_string(*revert);
+        return concat({"undecodable revert data ", to_hex(*data)});
+    }
+    return f.rpc.message;
+}
+
+bool passed(const Intent& intent, const BlockHeader& head) {
+    return (intent.deadline_block && head.number >= *intent.deadline_block) ||
+           (intent.deadline_timestamp && head.timestamp >= *intent.deadline_timestamp);
+}
+
+bool live(const Attempt& a) {
+    return a.state == AttemptState::signed_ || a.state == AttemptState::broadcast;
+}
+
+}  // namespace
+
+struct TxPipeline::Slot {
+    std::string name;
+    const keys::Signer* signer = nullptr;
+    Address address;
+    NonceTracker nonces;
+};
+
+/// A journaled intent not finished yet: one nonce, one or more attempts at it.
+struct TxPipeline::Tracked {
+    Intent intent;
+    Slot* slot = nullptr;
+    uint64_t nonce = 0;
+    std::vector<Attempt> attempts;  ///< journal order; the newest last
+                                    /// When the newest attempt was signed (or last found held at
+                                    /// the cap): the clock of
+    /// replace_after_blocks. Re-sending the same bytes does not reset it.
+    uint64_t attempt_block = 0;
+    bool cancelling = false;         ///< a cancellation was signed for this nonce
+    std::string rejection;           ///< why a node refused it, if one did
+    std::optional<Receipt> receipt;  ///< of the attempt that was mined, while canonical
+};
+
+struct TxPipeline::Candidate {
+    Intent intent;
+    Slot* slot = nullptr;
+    uint64_t gas_limit = 0;
+};
+
+TxPipeline::TxPipeline(PipelineConfig config, Provider& provider, Provider* private_sender,
+                       Journal& journal, const SignerMap& signers, Allowlist allowlist, Logger& log,
+                       OutcomeSink on_outcome)
+    : config_(std::move(config)),
+      provider_(provider),
+      sender_(private_sender ? *private_sender : provider),
+      journal_(journal),
+      allowlist_(std::move(allowlist)),
+      log_(log),
+      on_outcome_(std::move(on_outcome)) {
+    for (const auto& [name, signer] : signers)
+        slots_.emplace(name, std::make_unique<Slot>(
+                                 Slot{name, signer.get(), signer->address(),
+                                      NonceTracker(config_.chain_id, signer->address(), 0)}));
+}
+
+TxPipeline::~TxPipeline() = default;
+
+void TxPipeline::set_observer(Observer observer) {
+    observer_ = std::move(observer);
+}
+
+void TxPipeline::note(PipelineStage stage, std::string_view detail) {
+    if (observer_) observer_(stage, detail);
+}
+
+bool TxPipeline::kill_switch_engaged() const {
+    if (killed_) return true;
+    std::error_code ec;
+    return !config_.kill_switch_file.empty() &&
+           std::filesystem::exists(config_.kill_switch_file, ec);
+}
+
+TxPipeline::Slot* TxPipeline::slot_for(std::string_view signer) {
+    auto it = slots_.find(signer);
+    return it == slots_.end() ? nullptr : it->second.get();
+}
+
+bool TxPipeline::journal_ok(const Result<void, JournalError>& r, std::string_view what) {
+    if (r) return true;
+    log_.error("journal.failed", {{"operation", std::string(what)},
+                                  {"kind", std::string(to_string(r.error().kind))},
+                                  {"detail", r.error().detail}});
+    return false;
+}
+
+bool TxPipeline::is_cancellation(const Attempt& a, const Address& signer) const {
+    auto tx = decode_signed(a.raw_tx);
+    return tx && tx->tx.to == signer && tx->tx.value == 0 && tx->tx.data.empty();
+}
+
+u256 TxPipeline::spent_last_hour() {
+    const auto horizon = Clock::now() - std::chrono::hours(1);
+    while (!spend_.empty() && spend_.front().first < horizon) spend_.pop_front();
+    u256 sum = 0;
+    for (const auto& [when, cost] : spend_) sum += cost;
+    return sum;
+}
+
+TxEnvelope TxPipeline::envelope(uint64_t nonce, const Fees& fees, uint64_t gas_limit,
+                                const Address& to, const u256& value, const Bytes& data) const {
+    TxEnvelope tx;
+    tx.type = config_.fees.legacy ? TxType::legacy : TxType::eip1559;
+    tx.chain_id = config_.chain_id;
+    tx.nonce = nonce;
+    if (config_.fees.legacy)
+        tx.gas_price = fees.max_fee_per_gas;
+    else {
+        tx.max_fee_per_gas = fees.max_fee_per_gas;
+        tx.max_priority_fee_per_gas = fees.max_priority_fee_per_gas;
+    }
+    tx.gas_limit = gas_limit;
+    tx.to = to;
+    tx.value = value;
+    tx.data = data;
+    return tx;
+}
+
+Result<Attempt, std::string> TxPipeline::sign(Slot& slot, const std::string& key,
+                                              const TxEnvelope& tx, const Fees& fees) {
+    auto raw = slot.signer->sign(tx);
+    if (!raw) return unexpected(raw.error().to_string());
+    Attempt a;
+    a.tx_hash = tx_hash(*raw);
+    a.intent_key = key;
+    a.chain_id = config_.chain_id;
+    a.signer = slot.address;
+    a.nonce = tx.nonce;
+    a.raw_tx = std::move(*raw);
+    a.max_fee_per_gas = fees.max_fee_per_gas;
+    a.max_priority_fee_per_gas = fees.max_priority_fee_per_gas;
+    a.gas_limit = tx.gas_limit;
+    a.dry_run = config_.dry_run;
+    return a;
+}
+
+void TxPipeline::drop(const Intent& intent, OutcomeKind kind, uint64_t block, std::string detail) {
+    Outcome outcome{intent.idempotency_key, kind, std::nullopt, block, std::move(detail)};
+    log_.warn(kind == OutcomeKind::reverted ? "intent.reverted" : "intent.dropped",
+              {{"key", intent.idempotency_key},
+               {"strategy", intent.strategy},
+               {"detail", outcome.detail}});
+    if (on_outcome_) on_outcome_(intent.strategy, outcome);
+}
+
+void TxPipeline::finish(Tracked& t, OutcomeKind kind, uint64_t block, std::string detail) {
+    Outcome outcome{t.intent.idempotency_key, kind, std::nullopt, block, std::move(detail)};
+    if (t.receipt) outcome.tx_hash = t.receipt->tx_hash;
+    if (!journal_ok(journal_.finish_intent(outcome), "finish_intent")) return;  // next block
+    note(PipelineStage::confirmed, outcome.idempotency_key);
+    const LogLevel level = kind == OutcomeKind::included ? LogLevel::info : LogLevel::warn;
+    log_.write(level, "intent.finished",
+               {{"key", outcome.idempotency_key},
+                {"outcome", std::string(vigil::to_string(kind))},
+                {"block", std::to_string(block)},
+                {"tx", outcome.tx_hash ? to_hex(*outcome.tx_hash) : "none"},
+                {"detail", outcome.detail}});
+    const std::string strategy = t.intent.strategy;
+    tracked_.erase(outcome.idempotency_key);  // `t` dies here
+    if (on_outcome_) on_outcome_(strategy, outcome);
+}
+
+Task<void> TxPipeline::refresh_fees(const BlockHeader& head) {
+    if (quote_ && quote_block_ >= head.number) co_return;
+    const double percentiles[] = {config_.fees.priority_percentile};
+    auto history =
+        co_await provider_.fee_history(config_.fee_history_blocks, head.number, percentiles);
+    if (!history) {
+        log_.warn("fees.refresh_failed", {{"detail", history.error().to_string()}});
+        co_return;
+    }
+    auto quote = quote_fees(*history, head, config_.fees);
+    if (!quote) {
+        log_.error("fees.refresh_failed", {{"detail", quote.error().to_string()}});
+        co_return;
+    }
+    if (quote->capped) log_.warn("fees.capped", {{"detail", quote->warning}});
+    quote_ = std::move(*quote);
+    quote_block_ = head.number;
+}
+
+Task<Result<void, std::string>> TxPipeline::start(const BlockHeader& head) {
+    auto id = co_await provider_.chain_id();
+    if (!id) co_return unexpected(concat({"eth_chainId: ", id.error().to_string()}));
+    if (*id != config_.chain_id)
+        co_return unexpected(concat({"the node's chain id is ", std::to_string(*id),
+                                     ", the config says ", std::to_string(config_.chain_id)}));
+    for (auto& [name, slot] : slots_) {
+        auto journaled = journal_.next_nonce(config_.chain_id, slot->address);
+        if (!journaled) co_return unexpected(concat({"journal: ", journaled.error().detail}));
+        auto latest = co_await provider_.get_transaction_count(slot->address, head.number);
+        if (!latest)
+            co_return unexpected(concat({"eth_getTransactionCount: ", latest.error().to_string()}));
+        const uint64_t next = std::max(journaled->value_or(0), *latest);
+        slot->nonces = NonceTracker(config_.chain_id, slot->address, next, *latest);
+    }
+    auto pending = journal_.pending_intents();
+    if (!pending) co_return unexpected(concat({"journal: ", pending.error().detail}));
+    for (JournaledIntent& ji : *pending) {
+        if (ji.chain_id != config_.chain_id) continue;
+        Slot* slot = slot_for(ji.intent.signer);
+        if (!slot || ji.attempts.empty() || ji.attempts.front().dry_run) {
+            // Nothing of it can be sent (dry-run, or its signer left the config): close it.
+            Outcome outcome{ji.intent.idempotency_key, OutcomeKind::dropped, std::nullopt,
+                            head.number,
+                            !slot ? concat({"signer '", ji.intent.signer, "' is not configured"})
+                                  : std::string("no transaction was signed")};
+            journal_ok(journal_.finish_intent(outcome), "finish_intent");
+            continue;
+        }
+        auto t = std::make_unique<Tracked>();
+        t->slot = slot;
+        t->nonce = ji.attempts.front().nonce;
+        t->attempt_block = head.number;
+        for (const Attempt& a : ji.attempts) t->cancelling |= is_cancellation(a, slot->address);
+        t->attempts = std::move(ji.attempts);
+        t->intent = std::move(ji.intent);
+        log_.info("intent.resumed", {{"key", t->intent.idempotency_key},
+                                     {"nonce", std::to_string(t->nonce)},
+                                     {"attempts", std::to_string(t->attempts.size())}});
+        std::string key = t->intent.idempotency_key;
+        tracked_.emplace(std::move(key), std::move(t));
+    }
+    co_await refresh_fees(head);
+    for (auto& [name, slot] : slots_) co_await reconcile(*slot, head);
+    co_return Result<void, std::string>{};
+}
+
+Task<void> TxPipeline::simulate(std::vector<Candidate>& wave, const BlockHeader& head) {
+    std::vector<CallRequest> requests;
+    requests.reserve(wave.size());
+    for (const Candidate& c : wave)
+        requests.push_back(
+            {c.slot->address, c.intent.target, c.intent.calldata, c.intent.value, std::nullopt});
+    // Both passes keep the survivors' requests in step with `wave`.
+    auto keep = [&](auto& results, auto on_ok) {
+        std::size_t out = 0;
+        for (std::size_t i = 0; i < wave.size(); ++i) {
+            if (!results[i]) {
+                const bool reverted = results[i].error().kind == rpc::Errc::rpc_error;
+                drop(wave[i].intent, reverted ? OutcomeKind::reverted : OutcomeKind::dropped,
+                     head.number,
+                     concat({reverted ? "reverted in simulation: " : "simulation failed: ",
+                             revert_reason(results[i].error())}));
+                continue;
+            }
+            on_ok(wave[i], *results[i]);
+            if (out != i) {
+                wave[out] = std::move(wave[i]);
+                requests[out] = std::move(requests[i]);
+            }
+            ++out;
+        }
+        wave.resize(out);
+        requests.resize(out);
+    };
+    auto calls = co_await provider_.call_batch(requests, BlockTag::pending);
+    keep(calls, [](Candidate&, const Bytes&) {});
+    if (wave.empty()) co_return;
+    auto estimates = co_await provider_.estimate_gas_batch(requests, BlockTag::pending);
+    keep(estimates, [&](Candidate& c, uint64_t estimate) {
+        c.gas_limit = estimate + estimate * config_.gas_margin_percent / 100;
+        if (c.intent.gas_cap) c.gas_limit = std::min(c.gas_limit, *c.intent.gas_cap);
+        if (c.gas_limit < estimate) c.gas_limit = 0;  // the cap is below the estimate
+    });
+}
+
+Task<void> TxPipeline::submit(std::vector<Intent> intents, const BlockHeader& head,
+                              SubmitOptions options) {
+    const bool killed = kill_switch_engaged();
+    std::vector<Candidate> wave;
+    wave.reserve(intents.size());
+    for (Intent& intent : intents) {
+        const std::string& key = intent.idempotency_key;
+        const bool in_wave = std::any_of(wave.begin(), wave.end(), [&](const Candidate& c) {
+            return c.intent.idempotency_key == key;
+        });
+        if (in_wave || tracked_.contains(key)) {
+            log_.debug("intent.duplicate", {{"key", key}});
+            continue;
+        }
+        auto journaled = journal_.find_intent(key);
+        if (!journaled) {
+            drop(intent, OutcomeKind::dropped, head.number,
+                 concat({"journal lookup failed: ", journaled.error().detail}));
+            continue;
+        }
+        if (journaled->has_value()) {
+            log_.debug("intent.duplicate", {{"key", key}, {"detail", "journaled before"}});
+            continue;
+        }
+        Slot* slot = slot_for(intent.signer);
+        auto allowed = allowlist_.check(intent.signer, slot ? slot->address : Address{},
+                                        intent.target, intent.calldata);
+        if (!slot || !allowed) {
+            const std::string detail =
+                allowed ? concat({"signer '", intent.signer, "' is not configured"})
+                        : allowed.error().to_string();
+            log_.warn("security.refused",
+                      {{"key", key}, {"strategy", intent.strategy}, {"detail", detail}});
+            drop(intent, OutcomeKind::dropped, head.number, detail);
+            continue;
+        }
+        if (passed(intent, head)) {
+            drop(intent, OutcomeKind::expired, head.number, "deadline passed before sending");
+            continue;
+        }
+        if (killed) {
+            drop(intent, OutcomeKind::dropped, head.number, "kill switch engaged");
+            continue;
+        }
+        if (!options.simulate && !intent.gas_cap) {
+            drop(intent, OutcomeKind::dropped, head.number,
+                 "simulation is off and the intent has no gas_cap to use as its gas limit");
+            continue;
+        }
+        const uint64_t gas_limit = options.simulate ? 0 : *intent.gas_cap;
+        wave.push_back({std::move(intent), slot, gas_limit});
+    }
+    if (killed && !kill_logged_) {
+        log_.warn("kill_switch.engaged", {{"detail", "no transaction is broadcast"}});
+        kill_logged_ = true;
+    }
+    if (wave.empty()) co_return;
+    if (options.simulate) co_await simulate(wave, head);
+    if (wave.empty()) co_return;
+    co_await refresh_fees(head);
+    if (!quote_) {
+        for (const Candidate& c : wave)
+            drop(c.intent, OutcomeKind::dropped, head.number, "no fee quote yet");
+        co_return;
+    }
+    const Fees fees = quote_->fees;
+
+    // Sign every survivor with the next nonce of its signer.
+    std::map<Slot*, NonceTracker> before;  // to give nonces back if the journal fails
+    std::vector<Intent> journaled_intents;
+    std::vector<Attempt> attempts;
+    u256 spent = spent_last_hour();
+    for (Candidate& c : wave) {
+        if (c.gas_limit == 0) {
+            drop(c.intent, OutcomeKind::dropped, head.number,
+                 concat({"gas estimate exceeds the intent's gas_cap ",
+                         std::to_string(*c.intent.gas_cap)}));
+            continue;
+        }
+        if (auto profit = check_profit(c.intent.expected_profit_wei, c.gas_limit, fees); !profit) {
+            drop(c.intent, OutcomeKind::dropped, head.number, profit.error().message);
+            continue;
+        }
+        Slot& slot = *c.slot;
+        if (slot.nonces.in_flight().size() >= config_.max_inflight_txs) {
+            drop(c.intent, OutcomeKind::dropped, head.number,
+                 concat({"max_inflight_txs (", std::to_string(config_.max_inflight_txs),
+                         ") reached for signer '", slot.name, "'"}));
+            continue;
+        }
+        const u256 cost = gas_cost_wei(c.gas_limit, fees.max_fee_per_gas);
+        if (spent + cost > config_.max_gas_spend_per_hour_wei) {
+            drop(c.intent, OutcomeKind::dropped, head.number,
+                 concat({"max_gas_spend_per_hour_wei (",
+                         vigil::to_string(config_.max_gas_spend_per_hour_wei),
+                         ") would be exceeded: ", vigil::to_string(spent),
+                         " spent in the last hour + ", vigil::to_string(cost)}));
+            continue;
+        }
+        before.try_emplace(&slot, slot.nonces);
+        const NonceTracker prior = slot.nonces;
+        const uint64_t nonce = slot.nonces.reserve(1).first;
+        auto attempt = sign(
+            slot, c.intent.idempotency_key,
+            envelope(nonce, fees, c.gas_limit, c.intent.target, c.intent.value, c.intent.calldata),
+            fees);
+        if (!attempt) {
+            slot.nonces = prior;
+            drop(c.intent, OutcomeKind::dropped, head.number,
+                 concat({"signing failed: ", attempt.error()}));
+            continue;
+        }
+        spent += cost;
+        spend_.emplace_back(Clock::now(), cost);
+        attempts.push_back(std::move(*attempt));
+        journaled_intents.push_back(std::move(c.intent));
+    }
+    if (attempts.empty()) co_return;
+
+    std::vector<NonceState> nonces;
+    if (config_.dry_run) {
+        for (auto& [slot, tracker] : before) slot->nonces = tracker;  // nothing is in flight
+    } else {
+        for (const auto& [slot, tracker] : before)
+            nonces.push_back({config_.chain_id, slot->address, slot->nonces.next()});
+    }
+    auto written =
+        journal_.record_wave({config_.chain_id, head.number, journaled_intents, attempts, nonces});
+    if (!written) {
+        for (auto& [slot, tracker] : before) slot->nonces = tracker;
+        for (const Intent& intent : journaled_intents)
+            drop(intent, OutcomeKind::dropped, head.number,
+                 concat({"journal write failed: ", written.error().detail}));
+        co_return;
+    }
+    note(PipelineStage::journaled, std::to_string(attempts.size()));
+
+    if (config_.dry_run) {
+        for (std::size_t i = 0; i < attempts.size(); ++i) {
+            const Intent& intent = journaled_intents[i];
+            const Attempt& a = attempts[i];
+            log_.info("tx.dry_run",
+                      {{"key", intent.idempotency_key},
+                       {"to", to_checksum(intent.target)},
+                       {"selector", selector_text(intent.calldata)},
+                       {"nonce", std::to_string(a.nonce)},
+                       {"gas_limit", std::to_string(a.gas_limit)},
+                       {"max_fee_per_gas", vigil::to_string(a.max_fee_per_gas)},
+                       {"max_priority_fee_per_gas", vigil::to_string(a.max_priority_fee_per_gas)},
+                       {"expected_profit_wei", intent.expected_profit_wei
+                                                   ? vigil::to_string(*intent.expected_profit_wei)
+                                                   : "none"},
+                       {"tx", to_hex(a.tx_hash)},
+                       {"raw", to_hex(a.raw_tx)}});
+            Outcome outcome{intent.idempotency_key, OutcomeKind::dropped, a.tx_hash, head.number,
+                            "dry-run: signed and journaled, not broadcast"};
+            journal_ok(journal_.finish_intent(outcome), "finish_intent");
+            if (on_outcome_) on_outcome_(intent.strategy, outcome);
+        }
+        co_return;
+    }
+
+    std::vector<Tracked*> sent;
+    for (std::size_t i = 0; i < attempts.size(); ++i) {
+        auto t = std::make_unique<Tracked>();
+        t->slot = slot_for(journaled_intents[i].signer);
+        t->nonce = attempts[i].nonce;
+        t->attempt_block = head.number;
+        t->attempts.push_back(std::move(attempts[i]));
+        t->intent = std::move(journaled_intents[i]);
+        sent.push_back(t.get());
+        std::string key = t->intent.idempotency_key;
+        tracked_.emplace(std::move(key), std::move(t));
+    }
+    co_await broadcast(std::move(sent));
+    note(PipelineStage::broadcast, std::to_string(attempts.size()));
+}
+
+Task<void> TxPipeline::broadcast(std::vector<Tracked*> batch) {
+    if (batch.empty()) co_return;
+    if (kill_switch_engaged()) {
+        if (!kill_logged_)
+            log_.warn("kill_switch.engaged", {{"detail", "no transaction is broadcast"}});
+        kill_logged_ = true;
+        co_return;
+    }
+    kill_logged_ = false;
+    std::vector<Bytes> raws;
+    std::vector<std::string> keys;
+    raws.reserve(batch.size());
+    for (Tracked* t : batch) {
+        raws.push_back(t->attempts.back().raw_tx);
+        keys.push_back(t->intent.idempotency_key);
+    }
+    auto results = co_await sender_.send_raw_transactions(raws);
+    // `batch` may have gone stale while awaiting only if another call ran: the pipeline is
+    // not re-entrant, but look the intents up again by key to stay safe.
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+        auto it = tracked_.find(keys[i]);
+        if (it == tracked_.end()) continue;
+        Tracked& t = *it->second;
+        Attempt& a = t.attempts.back();
+
+        const SendAnswer answer = classify(results[i]);
+        const std::string hash = to_hex(a.tx_hash);
+        switch (answer) {
+            case SendAnswer::accepted:
+            case SendAnswer::known:
+                if (a.state == AttemptState::signed_ &&
+                    journal_ok(journal_.mark_broadcast(a.tx_hash), "mark_broadcast"))
+                    a.state = AttemptState::broadcast;
+                log_.info("tx.sent",
+                          {{"key", t.intent.idempotency_key},
+                           {"nonce", std::to_string(a.nonce)},
+                           {"tx", hash},
+                           {"max_fee_per_gas", vigil::to_string(a.max_fee_per_gas)},
+                           {"node", answer == SendAnswer::known ? "already known" : "accepted"}});
+                break;
+            case SendAnswer::nonce_used:
+                // Mined already (ours, or another sender's): the next reconcile decides.
+                log_.info("tx.nonce_used", {{"key", t.intent.idempotency_key},
+                                            {"nonce", std::to_string(a.nonce)},
+                                            {"tx", hash}});
+                break;
+            case SendAnswer::underpriced:
+            case SendAnswer::unknown:
+                // Too cheap for now, or maybe received: it stays live, to be sent again or
+                // replaced at the next blocks.
+                log_.warn(answer == SendAnswer::underpriced ? "tx.underpriced" : "tx.send_unknown",
+                          {{"key", t.intent.idempotency_key},
+                           {"tx", hash},
+                           {"detail", results[i].error().to_string()}});
+                break;
+            case SendAnswer::rejected:
+                if (journal_ok(journal_.mark_dropped(a.tx_hash), "mark_dropped"))
+                    a.state = AttemptState::dropped;
+                t.rejection = results[i].error().to_string();
+                log_.warn("tx.rejected", {{"key", t.intent.idempotency_key},
+                                          {"nonce", std::to_string(a.nonce)},
+                                          {"tx", hash},
+                                          {"detail", t.rejection}});
+                break;
+        }
+    }
+}
+
+Task<void> TxPipeline::on_block(const BlockEvent& event) {
+    const BlockHeader& head = event.header;
+    if (event.kind == BlockEvent::Kind::removed) {
+        std::vector<Tracked*> again;
+        for (auto& [key, t] : tracked_) {
+            if (!t->receipt || t->receipt->block_hash != head.hash) continue;
+            for (Attempt& a : t->attempts)
+                if (a.tx_hash == t->receipt->tx_hash &&
+                    journal_ok(journal_.mark_broadcast(a.tx_hash), "mark_broadcast")) {
+                    a.state = AttemptState::broadcast;
+                    a.included_block_number.reset();
+                    a.included_block_hash.reset();
+                    // The re-send below sends the newest attempt: make it this one.
+                    std::rotate(&a, &a + 1, t->attempts.data() + t->attempts.size());
+                    break;
+                }
+            log_.warn("tx.reorged_out", {{"key", key},
+                                         {"tx", to_hex(t->receipt->tx_hash)},
+                                         {"block", std::to_string(head.number)}});
+            t->receipt.reset();
+            again.push_back(t.get());
+        }
+        co_await broadcast(std::move(again));
+        co_return;
+    }
+    co_await refresh_fees(head);
+    for (auto& [name, slot] : slots_) co_await reconcile(*slot, head);
+}
+
+Task<void> TxPipeline::reconcile(Slot& slot, const BlockHeader& head) {
+    auto latest = co_await provider_.get_transaction_count(slot.address, head.number);
+    if (!latest) {
+        log_.warn("nonces.read_failed",
+                  {{"signer", slot.name}, {"detail", latest.error().to_string()}});
+        co_return;
+    }
+    if (auto seen = slot.nonces.observe_latest_count(*latest); seen.event != NonceEvent::consistent)
+        log_.warn("nonces.observed", {{"signer", slot.name}, {"detail", seen.to_string()}});
+
+    std::vector<std::string> keys;
+    for (const auto& [key, t] : tracked_)
+        if (t->slot == &slot) keys.push_back(key);
+    // Mined nonces first: receipts, confirmations, outcomes.
+    for (const std::string& key : keys) {
+        auto it = tracked_.find(key);
+        if (it != tracked_.end() && it->second->nonce < *latest)
+            co_await resolve_mined(*it->second, head);
+    }
+
+    auto pending = co_await provider_.get_transaction_count(slot.address, BlockTag::pending);
+    if (!pending) {
+        log_.warn("nonces.read_failed",
+                  {{"signer", slot.name}, {"detail", pending.error().to_string()}});
+        co_return;
+    }
+    const NonceObservation seen = slot.nonces.observe_pending_count(*pending);
+    if (seen.event != NonceEvent::consistent)
+        log_.warn("nonces.observed", {{"signer", slot.name}, {"detail", seen.to_string()}});
+    std::vector<Tracked*> resend;
+    for (const std::string& key : keys) {
+        auto it = tracked_.find(key);
+        if (it == tracked_.end() || it->second->nonce < *latest) continue;
+        Tracked& t = *it->second;
+        if (co_await advance_pending(t, slot, head)) continue;  // replaced or cancelled
+        if (seen.event != NonceEvent::gap || !seen.range.contains(t.nonce)) continue;
+        // The node lost it (dropped from its pool, or never got it before a crash).
+        auto newest = std::find_if(t.attempts.rbegin(), t.attempts.rend(), live);
+        if (newest == t.attempts.rend()) continue;
+        std::rotate(newest.base() - 1, newest.base(), t.attempts.end());
+        log_.warn("tx.resend", {{"key", key},
+                                {"nonce", std::to_string(t.nonce)},
+                                {"tx", to_hex(t.attempts.back().tx_hash)}});
+        resend.push_back(&t);
+    }
+    co_await broadcast(std::move(resend));
+}
+
+Task<void> TxPipeline::resolve_mined(Tracked& t, const BlockHeader& head) {
+    if (!t.receipt) {
+        bool all_known = true;
+        for (std::size_t i = t.attempts.size(); i-- > 0;) {
+            auto r = co_await provider_.get_transaction_receipt(t.attempts[i].tx_hash);
+            if (!r) {
+                all_known = false;
+                continue;
+            }
+            if (!r->has_value()) continue;
+            t.receipt = std::move(**r);
+            for (Attempt& a : t.attempts) {
+                if (a.tx_hash == t.receipt->tx_hash) {
+                    if (journal_ok(journal_.mark_included(a.tx_hash, t.receipt->block_number,
+                                                          t.receipt->block_hash),
+                                   "mark_included")) {
+                        a.state = AttemptState::included;
+                        a.included_block_number = t.receipt->block_number;
+                        a.included_block_hash = t.receipt->block_hash;
+                    }
+                } else if (live(a) &&
+                           journal_ok(journal_.mark_replaced(a.tx_hash), "mark_replaced")) {
+                    a.state = AttemptState::replaced;
+                }
+            }
+            break;
+        }
+        if (!t.receipt) {
+            if (!all_known) co_return;  // look again next block
+            for (Attempt& a : t.attempts)
+                if (live(a) && journal_ok(journal_.mark_replaced(a.tx_hash), "mark_replaced"))
+                    a.state = AttemptState::replaced;
+            finish(t, OutcomeKind::replaced, head.number,
+                   concat({"nonce ", std::to_string(t.nonce),
+                           " was used by another transaction from the same key"}));
+            co_return;
+        }
+    }
+    if (head.number + 1 < t.receipt->block_number + config_.confirmations) co_return;
+    const Attempt* landed = nullptr;
+    for (const Attempt& a : t.attempts)
+        if (a.tx_hash == t.receipt->tx_hash) landed = &a;
+    const uint64_t block = t.receipt->block_number;
+    if (landed && is_cancellation(*landed, t.slot->address)) {
+        if (!t.rejection.empty())
+            finish(t, OutcomeKind::dropped, block,
+                   concat({"the node refused it (", t.rejection, "); its nonce was filled"}));
+        else
+            finish(t, OutcomeKind::expired, block, "deadline passed; the nonce was cancelled");
+    } else if (t.receipt->status) {
+        finish(t, OutcomeKind::included, block, "");
+    } else {
+        finish(t, OutcomeKind::reverted, block,
+               concat({"status 0 in block ", std::to_string(block), ", gas used ",
+                       std::to_string(t.receipt->gas_used)}));
+    }
+}
+
+Task<bool> TxPipeline::advance_pending(Tracked& t, Slot& slot, const BlockHeader& head) {
+    const bool refused = std::none_of(t.attempts.begin(), t.attempts.end(), live);
+    const bool cancel = !t.cancelling && (refused || passed(t.intent, head));
+    const bool stuck = head.number >= t.attempt_block + config_.replace_after_blocks;
+    if ((!cancel && !stuck) || kill_switch_engaged()) co_return false;
+
+    const Attempt& newest = t.attempts.back();
+    const FeeBump bump =
+        bump_fees({newest.max_fee_per_gas, newest.max_priority_fee_per_gas, config_.fees.legacy},
+                  config_.fees);
+    if (bump.held_at_cap && !cancel) {
+        // A replacement would be refused as underpriced: the one sent stays in effect.
+        log_.warn("fees.held_at_cap",
+                  {{"key", t.intent.idempotency_key}, {"detail", bump.warning}});
+        t.attempt_block = head.number;
+        co_return false;
+    }
+    Fees fees = bump.fees;
+    if (quote_) {  // never below what the market asks now
+        fees.max_fee_per_gas = std::max(fees.max_fee_per_gas, quote_->fees.max_fee_per_gas);
+        fees.max_priority_fee_per_gas =
+            std::max(fees.max_priority_fee_per_gas, quote_->fees.max_priority_fee_per_gas);
+    }
+    if (bump.capped)
+        log_.warn("fees.capped", {{"key", t.intent.idempotency_key}, {"detail", bump.warning}});
+
+    TxEnvelope tx;
+    if (cancel || t.cancelling) {
+        tx = envelope(t.nonce, fees, kTransferGas, slot.address, 0, {});
+    } else {
+        auto previous = decode_signed(newest.raw_tx);
+        if (!previous) co_return false;  // we signed it: cannot happen
+        tx = envelope(t.nonce, fees, previous->tx.gas_limit, t.intent.target, t.intent.value,
+                      t.intent.calldata);
+    }
+    auto attempt = sign(slot, t.intent.idempotency_key, tx, fees);
+    if (!attempt) {
+        log_.error("tx.sign_failed",
+                   {{"key", t.intent.idempotency_key}, {"detail", attempt.error()}});
+        co_return false;
+    }
+    if (cancel) t.cancelling = true;
+    t.attempt_block = head.number;
+    auto same = std::find_if(t.attempts.begin(), t.attempts.end(),
+                             [&](const Attempt& a) { return a.tx_hash == attempt->tx_hash; });
+    if (same != t.attempts.end()) {
+        // Identical fees (both at the cap): this transaction exists; send it again.
+        std::rotate(same, same + 1, t.attempts.end());
+    } else {
+        const Wave wave{
+            config_.chain_id, head.number, {}, std::span<const Attempt>(&*attempt, 1), {}};
+        if (!journal_ok(journal_.record_wave(wave), "record_wave")) co_return false;
+        spend_.emplace_back(Clock::now(), gas_cost_wei(tx.gas_limit, fees.max_fee_per_gas));
+        log_.warn(cancel ? "tx.cancel" : "tx.replace",
+                  {{"key", t.intent.idempotency_key},
+                   {"nonce", std::to_string(t.nonce)},
+                   {"tx", to_hex(attempt->tx_hash)},
+                   {"max_fee_per_gas", vigil::to_string(fees.max_fee_per_gas)},
+                   {"max_priority_fee_per_gas", vigil::to_string(fees.max_priority_fee_per_gas)}});
+        t.attempts.push_back(std::move(*attempt));
+    }
+    std::vector<Tracked*> replacement{&t};
+    co_await broadcast(std::move(replacement));
+    co_return true;
+}
+
+}  // namespace vigil::agent

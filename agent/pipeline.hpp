@@ -1,0 +1,164 @@
+#pragma once
+// TxPipeline: from a strategy's Intent to an included transaction, at most once, across
+// crashes, dropped transactions, fee spikes, reorgs and other senders using the same key.
+//
+//   submit(wave):  allow-list → limits / kill switch → simulate (eth_call + eth_estimateGas,
+//                  one batch each, optional) → fees (cached per block) → profit → nonces →
+//                  sign → journal the wave (one durable SQLite transaction) → one batch of
+//                  eth_sendRawTransaction on the open connection
+//   on_block(ev):  refresh fees; per signer, the node's latest and pending counts: resolve
+//                  mined nonces from receipts, confirm after `confirmations` blocks, re-send
+//                  what the node lost, replace what is stuck, cancel what expired; for a
+//                  removed block, track its transactions again.
+//
+// The journal is the source of truth: an intent key journaled once is never signed again
+// with another nonce, and start() resumes every attempt that may still land.
+//
+// Not re-entrant: the runner calls start, submit and on_block one at a time, on the chain's
+// executor (each call's coroutine must finish before the next call starts).
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "agent/allowlist.hpp"
+#include "agent/fees.hpp"
+#include "agent/journal.hpp"
+#include "agent/log.hpp"
+#include "agent/nonces.hpp"
+#include "chain/asio.hpp"
+#include "chain/provider.hpp"
+#include "keys/signer.hpp"
+#include "strategies/intent.hpp"
+
+namespace vigil::agent {
+
+struct PipelineConfig {
+    uint64_t chain_id = 0;
+    FeeConfig fees;
+    /// Gas limit = eth_estimateGas × (100 + margin) / 100, at most the intent's gas_cap.
+    uint32_t gas_margin_percent = 20;
+    /// A transaction not mined this many blocks after it was sent is sent again with fees
+    /// bumped by 12.5% (bump_fees); held at the cap, the same bytes are re-sent instead.
+    uint64_t replace_after_blocks = 3;
+    /// An intent is reported once its transaction is this many blocks deep (1: in the
+    /// head block).
+    uint64_t confirmations = 1;
+    /// Per signer: nonces in flight (sent, not yet confirmed). Intents beyond it are dropped.
+    uint32_t max_inflight_txs = 8;
+    /// Worst-case gas cost (gas limit × max fee) of everything signed in the last hour.
+    u256 max_gas_spend_per_hour_wei = u256(1'000'000'000'000'000'000ull);
+    /// When this file exists (or engage_kill_switch() was called), nothing is broadcast.
+    std::filesystem::path kill_switch_file;
+    /// Simulate, price, sign and journal (attempts marked dry_run), never broadcast.
+    bool dry_run = false;
+    /// Blocks of eth_feeHistory per refresh.
+    uint64_t fee_history_blocks = 10;
+};
+
+/// The signers the pipeline may use, by configured name.
+using SignerMap = std::map<std::string, std::unique_ptr<keys::Signer>, std::less<>>;
+
+struct SubmitOptions {
+    /// eth_call + eth_estimateGas first. Off: no round trip, the gas limit is the intent's
+    /// gas_cap (an intent without one is dropped).
+    bool simulate = true;
+};
+
+/// Points an observer can watch (metrics, tests; the crash tests stop the process at them).
+enum class PipelineStage {
+    journaled,  ///< a wave's signed transactions are durable, nothing sent yet
+    broadcast,  ///< a wave's batch was answered
+    confirmed,  ///< an intent's outcome was journaled, before the strategy hears of it
+};
+
+class TxPipeline {
+public:
+    /// Outcome of an intent, for its strategy (Intent::strategy).
+    using OutcomeSink = std::function<void(std::string_view strategy, const Outcome&)>;
+    using Observer = std::function<void(PipelineStage, std::string_view detail)>;
+
+    /// `provider` reads and, without `private_sender`, broadcasts; `private_sender` (a
+    /// chain's private_rpc) gets every broadcast instead. All must outlive the pipeline.
+    TxPipeline(PipelineConfig config, Provider& provider, Provider* private_sender,
+               Journal& journal, const SignerMap& signers, Allowlist allowlist, Logger& log,
+               OutcomeSink on_outcome);
+    ~TxPipeline();
+    TxPipeline(const TxPipeline&) = delete;
+    TxPipeline& operator=(const TxPipeline&) = delete;
+
+    void set_observer(Observer observer);
+
+    /// Once, before anything else: checks the node's chain id, loads every intent the
+    /// journal has not finished, sets each signer's nonces from the journal and the node,
+    /// and reconciles against `head` (re-sends what the node lost). An error is one line.
+    [[nodiscard]] Task<Result<void, std::string>> start(const BlockHeader& head);
+
+    /// One wave of intents, decided at block `head`. Each ends journaled and sent, or with
+    /// an Outcome at once (refused, dropped, reverted in simulation). Keys already journaled
+    /// are skipped (debug log): a replay of the same block sends nothing twice.
+    Task<void> submit(std::vector<Intent> intents, const BlockHeader& head,
+                      SubmitOptions options = {});
+
+    /// Every block event, in stream order.
+    Task<void> on_block(const BlockEvent& event);
+
+    /// Stops all broadcasts now (the signal handler's path; the file is the other).
+    void engage_kill_switch() noexcept { killed_ = true; }
+    bool kill_switch_engaged() const;
+
+    /// Intents sent and not yet reported.
+    std::size_t in_flight() const noexcept { return tracked_.size(); }
+
+private:
+    struct Slot;
+    struct Tracked;
+    struct Candidate;
+
+    Slot* slot_for(std::string_view signer);
+    Task<void> refresh_fees(const BlockHeader& head);
+    Task<void> simulate(std::vector<Candidate>& wave, const BlockHeader& head);
+    void drop(const Intent& intent, OutcomeKind kind, uint64_t block, std::string detail);
+    Result<Attempt, std::string> sign(Slot& slot, const std::string& key, const TxEnvelope& tx,
+                                      const Fees& fees);
+    TxEnvelope envelope(uint64_t nonce, const Fees& fees, uint64_t gas_limit, const Address& to,
+                        const u256& value, const Bytes& data) const;
+    Task<void> broadcast(std::vector<Tracked*> batch);
+    Task<void> reconcile(Slot& slot, const BlockHeader& head);
+    Task<void> resolve_mined(Tracked& t, const BlockHeader& head);
+    /// Cancels past the deadline, replaces when stuck; true if it sent something.
+    Task<bool> advance_pending(Tracked& t, Slot& slot, const BlockHeader& head);
+    void finish(Tracked& t, OutcomeKind kind, uint64_t block, std::string detail);
+    bool journal_ok(const Result<void, JournalError>& r, std::string_view what);
+    void note(PipelineStage stage, std::string_view detail);
+    bool is_cancellation(const Attempt& a, const Address& signer) const;
+    u256 spent_last_hour();
+
+    PipelineConfig config_;
+    Provider& provider_;
+    Provider& sender_;
+    Journal& journal_;
+    Allowlist allowlist_;
+    Logger& log_;
+    OutcomeSink on_outcome_;
+    Observer observer_;
+    std::map<std::string, std::unique_ptr<Slot>, std::less<>> slots_;
+    /// Journaled intents not finished, by key.
+    std::map<std::string, std::unique_ptr<Tracked>, std::less<>> tracked_;
+    std::optional<FeeQuote> quote_;
+    uint64_t quote_block_ = 0;
+    /// Worst-case costs of what was signed, with when, for the hourly cap.
+    std::deque<std::pair<std::chrono::steady_clock::time_point, u256>> spend_;
+    bool killed_ = false;
+    bool kill_logged_ = false;
+};
+
+}  // namespace vigil::agent

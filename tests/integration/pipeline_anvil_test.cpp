@@ -1,0 +1,420 @@
+// The transaction pipeline against a real anvil: intents to tests/contracts/PipelineFixture
+// are simulated, signed, journaled, sent, mined and reported; and the ways that goes wrong
+// (reverts, dropped and stuck transactions, fee spikes, other senders with the same key,
+// refusals, the kill switch, reorgs) end as the pipeline promises.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "agent/pipeline.hpp"
+#include "chain/abi.hpp"
+#include "chain/rpc_provider.hpp"
+#include "keys/local_signer.hpp"
+#include "tests/support/anvil.hpp"
+#include "tests/support/key_test_support.hpp"
+#include "tests/support/task.hpp"
+#include "tests/support/vectors.hpp"
+
+using namespace vigil;
+using namespace vigil::agent;
+using test::Anvil;
+
+namespace {
+
+constexpr uint64_t kGwei = 1'000'000'000;
+
+std::string fixture_code() {
+    std::ifstream in(std::string(VIGIL_CONTRACTS_DIR) + "/PipelineFixture.bin");
+    std::string text;
+    in >> text;
+    if (text.empty()) throw std::runtime_error("PipelineFixture.bin missing");
+    return text;
+}
+
+const vigil::abi::Function& hit_function() {
+    static const vigil::abi::Function f = *vigil::abi::parse_function("hit(uint256)");
+    return f;
+}
+
+Bytes hit_call(uint64_t id) {
+    const vigil::abi::AbiValue args[] = {u256(id)};
+    auto data = vigil::abi::encode_call(hit_function(), args);
+    if (!data) throw std::runtime_error("encode hit");
+    return *data;
+}
+
+std::unique_ptr<keys::Signer> dev_signer(const char* key_hex) {
+    const Bytes key = test::hex(key_hex);
+    auto signer =
+        keys::make_local_signer(keys::SecretKey(std::span<const uint8_t, 32>(key.data(), 32)));
+    if (!signer) throw std::runtime_error("dev key rejected");
+    return std::make_unique<keys::LocalSigner>(std::move(*signer));
+}
+
+struct Reported {
+    std::string strategy;
+    Outcome outcome;
+};
+
+/// anvil, the fixture contract deployed by dev account 0, and a pipeline sending as dev
+/// account 1 ("keeper") with an allow-list of fixture.hit(uint256).
+class Rig {
+public:
+    explicit Rig(PipelineConfig overrides = {}, std::vector<std::string> anvil_args = {})
+        : anvil(std::move(anvil_args)),
+          provider(ioc.get_executor(), RpcProviderConfig{{anvil.http_url()}, {}, {}}),
+          journal(open_journal(dir.path())),
+          log(log_text, LogFormat::text, LogLevel::debug) {
+        const auto deployed = nlohmann::json::parse(
+            test::cast({"send", "--json", "--rpc-url", anvil.http_url(), "--private-key",
+                        Anvil::kDevKey0, "--create", fixture_code()}));
+        fixture = *parse_address(deployed.at("contractAddress").get<std::string>());
+        keeper = *parse_address(Anvil::kDevAddress1);
+        signers.emplace("keeper", dev_signer(Anvil::kDevKey1));
+        Allowlist allow;
+        allow.add("keeper", fixture, hit_function().selector);
+        config = overrides;
+        config.chain_id = 31337;
+        config.kill_switch_file = dir.path() / "KILL";
+        pipeline = std::make_unique<TxPipeline>(
+            config, provider, nullptr, journal, signers, std::move(allow), log,
+            [this](std::string_view strategy, const Outcome& o) {
+                outcomes.push_back({std::string(strategy), o});
+            });
+    }
+
+    static Journal open_journal(const std::filesystem::path& dir) {
+        auto j = Journal::open(dir);
+        if (!j) throw std::runtime_error(j.error().detail);
+        return std::move(*j);
+    }
+
+    Intent intent(uint64_t id) const {
+        Intent i;
+        i.idempotency_key = "test/hit/" + std::to_string(id);
+        i.strategy = "test";
+        i.signer = "keeper";
+        i.target = fixture;
+        i.calldata = hit_call(id);
+        i.reason = "test";
+        return i;
+    }
+
+    BlockHeader head() {
+        auto h = test::run(ioc, provider.get_block(BlockTag::latest));
+        if (!h || !*h) throw std::runtime_error("no latest block");
+        return **h;
+    }
+    void start() {
+        auto r = test::run(ioc, pipeline->start(head()));
+        if (!r) throw std::runtime_error(r.error());
+    }
+    void submit(std::vector<Intent> intents, SubmitOptions options = {}) {
+        test::run(ioc, pipeline->submit(std::move(intents), head(), options));
+    }
+    /// Delivers the head block to the pipeline as an added event.
+    void step() {
+        test::run(ioc, pipeline->on_block(BlockEvent{BlockEvent::Kind::added, head(), {}}));
+    }
+    void mine() { anvil.cast({"rpc", "evm_mine"}); }
+    void automine(bool on) { anvil.cast({"rpc", "evm_setAutomine", on ? "true" : "false"}); }
+
+    uint64_t hits(uint64_t id) {
+        return std::stoull(anvil.cast(
+            {"call", to_checksum(fixture), "hits(uint256)(uint256)", std::to_string(id)}));
+    }
+    uint64_t nonce(const char* tag = "latest") {
+        return std::stoull(anvil.cast({"nonce", Anvil::kDevAddress1, "--block", tag}));
+    }
+    std::vector<Attempt> attempts(const std::string& key) {
+        auto found = journal.find_intent(key);
+        if (!found || !*found) return {};
+        return (*found)->attempts;
+    }
+    /// Steps block by block (mining each) until `n` outcomes are in, at most `blocks`.
+    void settle(std::size_t n, int blocks = 10) {
+        for (int i = 0; i < blocks && outcomes.size() < n; ++i) {
+            step();
+            if (outcomes.size() < n) mine();
+        }
+    }
+    bool logged(std::string_view event) const {
+        return log_text.str().find(std::string(event)) != std::string::npos;
+    }
+
+    test::TempDir dir;
+    Anvil anvil;
+    net::io_context ioc;
+    RpcProvider provider;
+    Journal journal;
+    std::ostringstream log_text;
+    Logger log;
+    SignerMap signers;
+    PipelineConfig config;
+    Address fixture;
+    Address keeper;
+    std::vector<Reported> outcomes;
+    std::unique_ptr<TxPipeline> pipeline;
+};
+
+}  // namespace
+
+TEST(pipeline_anvil, simple_intent_is_simulated_signed_journaled_sent_and_included) {
+    Rig rig;
+    rig.start();
+    rig.submit({rig.intent(1)});
+    // Journaled before broadcast and sent: anvil mined it at once (automine).
+    auto attempts = rig.attempts("test/hit/1");
+    ASSERT_EQ(attempts.size(), 1u);
+    EXPECT_EQ(attempts[0].state, AttemptState::broadcast);
+    EXPECT_EQ(attempts[0].nonce, 0u);
+    EXPECT_EQ(rig.hits(1), 1u);
+    EXPECT_TRUE(rig.outcomes.empty());  // not reported before the pipeline sees the block
+
+    rig.step();
+    ASSERT_EQ(rig.outcomes.size(), 1u) << rig.log_text.str();
+    EXPECT_EQ(rig.outcomes[0].strategy, "test");
+    EXPECT_EQ(rig.outcomes[0].outcome.kind, OutcomeKind::included);
+    EXPECT_EQ(rig.outcomes[0].outcome.tx_hash, attempts[0].tx_hash);
+    auto journaled = rig.journal.find_intent("test/hit/1");
+    ASSERT_TRUE(journaled && *journaled && (*journaled)->outcome);
+    EXPECT_EQ((*journaled)->outcome->kind, OutcomeKind::included);
+    EXPECT_EQ((*journaled)->attempts[0].state, AttemptState::included);
+    // A replay of the same intent sends nothing.
+    rig.submit({rig.intent(1)});
+    EXPECT_EQ(rig.nonce(), 1u);
+    EXPECT_EQ(rig.hits(1), 1u);
+}
+
+TEST(pipeline_anvil, a_revert_in_simulation_is_reported_and_never_broadcast) {
+    Rig rig;
+    rig.anvil.cast({"send", "--private-key", Anvil::kDevKey0, to_checksum(rig.fixture),
+                    "refuse(uint256)", "7"});
+    rig.start();
+    rig.submit({rig.intent(7), rig.intent(8)});
+    ASSERT_EQ(rig.outcomes.size(), 1u);
+    EXPECT_EQ(rig.outcomes[0].outcome.kind, OutcomeKind::reverted);
+    EXPECT_NE(rig.outcomes[0].outcome.detail.find("refused id"), std::string::npos)
+        << rig.outcomes[0].outcome.detail;
+    auto journaled = rig.journal.find_intent("test/hit/7");
+    ASSERT_TRUE(journaled);
+    EXPECT_FALSE(journaled->has_value());  // never signed, never journaled
+    EXPECT_EQ(rig.nonce("pending"), 1u);   // only intent 8 was sent
+    EXPECT_EQ(rig.hits(8), 1u);
+}
+
+TEST(pipeline_anvil, a_dropped_transaction_is_sent_again) {
+    Rig rig;
+    rig.start();
+    rig.automine(false);
+    rig.submit({rig.intent(2)});
+    const auto attempts = rig.attempts("test/hit/2");
+    ASSERT_EQ(attempts.size(), 1u);
+    rig.anvil.cast({"rpc", "anvil_dropTransaction", to_hex(attempts[0].tx_hash)});
+    rig.mine();
+    EXPECT_EQ(rig.nonce(), 0u);  // the dropped tx was not mined
+    rig.step();                  // the node's pending count shows the gap: re-sent
+    EXPECT_TRUE(rig.logged("tx.resend")) << rig.log_text.str();
+    rig.settle(1);
+    ASSERT_EQ(rig.outcomes.size(), 1u) << rig.log_text.str();
+    EXPECT_EQ(rig.outcomes[0].outcome.kind, OutcomeKind::included);
+    EXPECT_EQ(rig.outcomes[0].outcome.tx_hash, attempts[0].tx_hash);  // the same bytes
+    EXPECT_EQ(rig.hits(2), 1u);
+}
+
+TEST(pipeline_anvil, a_base_fee_spike_is_met_by_a_bumped_replacement_within_the_cap) {
+    PipelineConfig config;
+    config.replace_after_blocks = 1;
+    config.fees.max_fee_gwei = 100;
+    Rig rig(config);
+    rig.start();
+    rig.automine(false);
+    rig.submit({rig.intent(3)});
+    const u256 first_fee = rig.attempts("test/hit/3").at(0).max_fee_per_gas;
+    ASSERT_LT(first_fee, u256(20 * kGwei));
+    // The next block's base fee is above what the tx offers: it stays in the pool.
+    rig.anvil.cast({"rpc", "anvil_setNextBlockBaseFeePerGas", std::to_string(30 * kGwei)});
+    rig.mine();
+    EXPECT_EQ(rig.nonce(), 0u);
+    rig.settle(1);
+    ASSERT_EQ(rig.outcomes.size(), 1u) << rig.log_text.str();
+    EXPECT_EQ(rig.outcomes[0].outcome.kind, OutcomeKind::included);
+    const auto attempts = rig.attempts("test/hit/3");
+    ASSERT_GE(attempts.size(), 2u);
+    for (std::size_t i = 1; i < attempts.size(); ++i) {
+        EXPECT_GE(attempts[i].max_fee_per_gas * 8, attempts[i - 1].max_fee_per_gas * 9);
+        EXPECT_LE(attempts[i].max_fee_per_gas, u256(100 * kGwei));
+    }
+    EXPECT_EQ(attempts.front().state, AttemptState::replaced);
+    EXPECT_EQ(attempts.back().state, AttemptState::included);
+    EXPECT_EQ(rig.hits(3), 1u);
+}
+
+TEST(pipeline_anvil, fees_are_held_at_the_cap_with_a_warning) {
+    PipelineConfig config;
+    config.replace_after_blocks = 1;
+    config.fees.max_fee_gwei = 5;
+    Rig rig(config);
+    rig.start();
+    rig.automine(false);
+    rig.submit({rig.intent(4)});
+    // Every block's base fee is 30 gwei, above the 5 gwei cap: nothing can be included.
+    for (int i = 0; i < 5; ++i) {
+        rig.anvil.cast({"rpc", "anvil_setNextBlockBaseFeePerGas", std::to_string(30 * kGwei)});
+        rig.mine();
+        rig.step();
+    }
+    EXPECT_TRUE(rig.logged("fees.held_at_cap")) << rig.log_text.str();
+    EXPECT_TRUE(rig.outcomes.empty());
+    const auto attempts = rig.attempts("test/hit/4");
+    ASSERT_GE(attempts.size(), 2u);
+    for (const Attempt& a : attempts) EXPECT_LE(a.max_fee_per_gas, u256(5 * kGwei));
+    EXPECT_EQ(attempts.back().max_fee_per_gas, u256(5 * kGwei));
+    // When the base fee falls again, the capped transaction is included.
+    rig.anvil.cast({"rpc", "anvil_setNextBlockBaseFeePerGas", std::to_string(kGwei)});
+    rig.mine();
+    rig.settle(1);
+    ASSERT_EQ(rig.outcomes.size(), 1u) << rig.log_text.str();
+    EXPECT_EQ(rig.outcomes[0].outcome.kind, OutcomeKind::included);
+    EXPECT_EQ(rig.hits(4), 1u);
+}
+
+TEST(pipeline_anvil, another_sender_with_the_same_key_is_healed) {
+    Rig rig;
+    rig.start();
+    rig.automine(false);
+    rig.submit({rig.intent(5)});
+    // Another process replaces our pending nonce 0 with its own transaction.
+    rig.anvil.cast({"send", "--async", "--private-key", Anvil::kDevKey1, "--nonce", "0",
+                    "--priority-gas-price", std::to_string(50 * kGwei), "--gas-price",
+                    std::to_string(100 * kGwei), Anvil::kDevAddress0});
+    rig.mine();
+    // ...and sends nonce 1 before we see it.
+    rig.anvil.cast(
+        {"send", "--async", "--private-key", Anvil::kDevKey1, "--nonce", "1", Anvil::kDevAddress0});
+    rig.mine();
+    rig.step();
+    ASSERT_EQ(rig.outcomes.size(), 1u) << rig.log_text.str();
+    EXPECT_EQ(rig.outcomes[0].outcome.kind, OutcomeKind::replaced);
+    EXPECT_EQ(rig.hits(5), 0u);
+    // The next intent takes the next free nonce, 2: none skipped, none reused.
+    rig.submit({rig.intent(6)});
+    EXPECT_EQ(rig.attempts("test/hit/6").at(0).nonce, 2u);
+    rig.mine();
+    rig.settle(2);
+    ASSERT_EQ(rig.outcomes.size(), 2u) << rig.log_text.str();
+    EXPECT_EQ(rig.outcomes[1].outcome.kind, OutcomeKind::included);
+    EXPECT_EQ(rig.hits(6), 1u);
+    EXPECT_EQ(rig.nonce(), 3u);
+}
+
+TEST(pipeline_anvil, a_call_outside_the_allow_list_is_refused_and_nothing_is_signed) {
+    Rig rig;
+    rig.start();
+    Intent other = rig.intent(9);
+    other.calldata = test::hex("0xd09de08a");  // increment(): not allowed
+    Intent elsewhere = rig.intent(10);
+    elsewhere.target = *parse_address(Anvil::kDevAddress0);
+    rig.submit({other, elsewhere});
+    ASSERT_EQ(rig.outcomes.size(), 2u);
+    EXPECT_NE(rig.outcomes[0].outcome.detail.find("selector_not_allowed"), std::string::npos);
+    EXPECT_NE(rig.outcomes[1].outcome.detail.find("target_not_allowed"), std::string::npos);
+    EXPECT_TRUE(rig.logged("security.refused"));
+    EXPECT_FALSE(*rig.journal.find_intent("test/hit/9"));
+    EXPECT_EQ(rig.nonce("pending"), 0u);
+}
+
+TEST(pipeline_anvil, the_kill_switch_stops_broadcasts_at_the_next_block) {
+    PipelineConfig config;
+    config.replace_after_blocks = 1;
+    Rig rig(config);
+    rig.start();
+    rig.automine(false);
+    rig.submit({rig.intent(11)});  // in the pool
+    std::ofstream(rig.config.kill_switch_file) << "stop\n";
+    rig.submit({rig.intent(12)});
+    ASSERT_EQ(rig.outcomes.size(), 1u);
+    EXPECT_EQ(rig.outcomes[0].outcome.detail, "kill switch engaged");
+    // The stuck tx is neither replaced nor re-sent while the switch is on.
+    rig.anvil.cast(
+        {"rpc", "anvil_dropTransaction", to_hex(rig.attempts("test/hit/11").at(0).tx_hash)});
+    for (int i = 0; i < 3; ++i) {
+        rig.mine();
+        rig.step();
+    }
+    EXPECT_EQ(rig.nonce("pending"), 0u);
+    EXPECT_EQ(rig.attempts("test/hit/11").size(), 1u);
+    EXPECT_TRUE(rig.logged("kill_switch.engaged"));
+    // Released: the pipeline picks up where it was.
+    std::filesystem::remove(rig.config.kill_switch_file);
+    rig.step();
+    rig.settle(2);
+    ASSERT_EQ(rig.outcomes.size(), 2u) << rig.log_text.str();
+    EXPECT_EQ(rig.outcomes[1].outcome.kind, OutcomeKind::included);
+    EXPECT_EQ(rig.hits(11), 1u);
+    EXPECT_EQ(rig.hits(12), 0u);
+}
+
+TEST(pipeline_anvil, an_intent_past_its_deadline_is_cancelled) {
+    PipelineConfig config;
+    config.fees.max_fee_gwei = 5;
+    Rig rig(config);
+    rig.start();
+    rig.automine(false);
+    Intent late = rig.intent(13);
+    late.deadline_block = rig.head().number + 2;
+    rig.submit({late});
+    for (int i = 0; i < 3; ++i) {  // stuck under a base fee above the cap
+        rig.anvil.cast({"rpc", "anvil_setNextBlockBaseFeePerGas", std::to_string(30 * kGwei)});
+        rig.mine();
+        rig.step();
+    }
+    EXPECT_TRUE(rig.logged("tx.cancel")) << rig.log_text.str();
+    rig.anvil.cast({"rpc", "anvil_setNextBlockBaseFeePerGas", std::to_string(kGwei)});
+    rig.mine();
+    rig.settle(1);
+    ASSERT_EQ(rig.outcomes.size(), 1u) << rig.log_text.str();
+    EXPECT_EQ(rig.outcomes[0].outcome.kind, OutcomeKind::expired);
+    EXPECT_EQ(rig.hits(13), 0u);
+    EXPECT_EQ(rig.nonce(), 1u);  // the cancellation took the nonce
+}
+
+TEST(pipeline_anvil, dry_run_signs_and_journals_but_sends_nothing) {
+    PipelineConfig config;
+    config.dry_run = true;
+    Rig rig(config);
+    rig.start();
+    rig.submit({rig.intent(14), rig.intent(15)});
+    ASSERT_EQ(rig.outcomes.size(), 2u);
+    EXPECT_NE(rig.outcomes[0].outcome.detail.find("dry-run"), std::string::npos);
+    EXPECT_TRUE(rig.logged("tx.dry_run"));
+    const auto attempts = rig.attempts("test/hit/15");
+    ASSERT_EQ(attempts.size(), 1u);
+    EXPECT_TRUE(attempts[0].dry_run);
+    EXPECT_EQ(attempts[0].nonce, 1u);
+    EXPECT_EQ(rig.nonce("pending"), 0u);
+    EXPECT_EQ(rig.hits(14), 0u);
+}
+
+TEST(pipeline_anvil, a_transaction_reorged_out_is_tracked_and_sent_again) {
+    PipelineConfig config;
+    config.confirmations = 3;
+    Rig rig(config);
+    rig.start();
+    rig.submit({rig.intent(16)});  // mined at once
+    rig.step();                    // seen mined, not yet confirmed
+    const BlockHeader mined = rig.head();
+    EXPECT_TRUE(rig.outcomes.empty());
+    // anvil_reorg replaces the last block with an empty one; our tx is gone.
+    rig.anvil.cast({"rpc", "anvil_reorg", "1", "[]"});
+    EXPECT_EQ(rig.nonce(), 0u);
+    test::run(rig.ioc, rig.pipeline->on_block(BlockEvent{BlockEvent::Kind::removed, mined, {}}));
+    EXPECT_TRUE(rig.logged("tx.reorged_out")) << rig.log_text.str();
+    rig.settle(1);
+    ASSERT_EQ(rig.outcomes.size(), 1u) << rig.log_text.str();
+    EXPECT_EQ(rig.outcomes[0].outcome.kind, OutcomeKind::included);
+    EXPECT_EQ(rig.hits(16), 1u);
+    EXPECT_EQ(rig.nonce(), 1u);
+}
