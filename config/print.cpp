@@ -129,13 +129,14 @@ void print_config(const Config& config, std::ostream& out) {
         if (const auto* k = std::get_if<KeystoreKey>(&signer.key)) {
             s["keystore"] = p.file(join_path(path, "keystore"), k->keystore);
             if (const auto* env = std::get_if<PasswordEnv>(&k->password)) {
-                s["password_env"] = env->name;
+                s["password_env"] = p.text(join_path(path, "password_env"), env->name);
             } else {
                 s["password_file"] = p.file(join_path(path, "password_file"),
                                             std::get<PasswordFile>(k->password).path);
             }
         } else {
-            s["private_key_env"] = std::get<EnvKey>(signer.key).private_key_env;
+            s["private_key_env"] = p.text(join_path(path, "private_key_env"),
+                                          std::get<EnvKey>(signer.key).private_key_env);
         }
         s["allow"] = Json::array();
         for (std::size_t i = 0; i < signer.allow.size(); ++i) {
