@@ -148,12 +148,18 @@ bool TxPipeline::is_cancellation(const Attempt& a, const Address& signer) const 
     return tx && tx->tx.to == signer && tx->tx.value == 0 && tx->tx.data.empty();
 }
 
+void TxPipeline::spend(const u256& cost) {
+    spend_.emplace_back(Clock::now(), cost);
+    spend_total_ += cost;
+}
+
 u256 TxPipeline::spent_last_hour() {
     const auto horizon = Clock::now() - std::chrono::hours(1);
-    while (!spend_.empty() && spend_.front().first < horizon) spend_.pop_front();
-    u256 sum = 0;
-    for (const auto& [when, cost] : spend_) sum += cost;
-    return sum;
+    while (!spend_.empty() && spend_.front().first < horizon) {
+        spend_total_ -= spend_.front().second;
+        spend_.pop_front();
+    }
+    return spend_total_;
 }
 
 TxEnvelope TxPipeline::envelope(uint64_t nonce, const Fees& fees, uint64_t gas_limit,
@@ -437,7 +443,7 @@ Task<void> TxPipeline::submit(std::vector<Intent> intents, const BlockHeader& he
             continue;
         }
         spent += cost;
-        spend_.emplace_back(Clock::now(), cost);
+        spend(cost);
         attempts.push_back(std::move(*attempt));
         journaled_intents.push_back(std::move(c.intent));
     }
@@ -757,7 +763,7 @@ Task<bool> TxPipeline::advance_pending(Tracked& t, Slot& slot, const BlockHeader
         const Wave wave{
             config_.chain_id, head.number, {}, std::span<const Attempt>(&*attempt, 1), {}};
         if (!journal_ok(journal_.record_wave(wave), "record_wave")) co_return false;
-        spend_.emplace_back(Clock::now(), gas_cost_wei(tx.gas_limit, fees.max_fee_per_gas));
+        spend(gas_cost_wei(tx.gas_limit, fees.max_fee_per_gas));
         log_.warn(cancel ? "tx.cancel" : "tx.replace",
                   {{"key", t.intent.idempotency_key},
                    {"nonce", std::to_string(t.nonce)},

@@ -140,6 +140,7 @@ private:
     bool journal_ok(const Result<void, JournalError>& r, std::string_view what);
     void note(PipelineStage stage, std::string_view detail);
     bool is_cancellation(const Attempt& a, const Address& signer) const;
+    void spend(const u256& cost);
     u256 spent_last_hour();
 
     PipelineConfig config_;
@@ -157,6 +158,7 @@ private:
     uint64_t quote_block_ = 0;
     /// Worst-case costs of what was signed, with when, for the hourly cap.
     std::deque<std::pair<std::chrono::steady_clock::time_point, u256>> spend_;
+    u256 spend_total_ = 0;  ///< sum of spend_
     bool killed_ = false;
     bool kill_logged_ = false;
 };
