@@ -26,6 +26,18 @@ struct DeclaredCall {
     bool operator==(const DeclaredCall&) const = default;
 };
 
+/// One tracked position, for `vigil positions`. Amounts are in the protocol's token units
+/// as text (exact), health as a ratio (≥ 1 healthy; infinity without debt).
+struct PositionRow {
+    std::string market;  ///< e.g. a Morpho market id
+    Address account;
+    std::string collateral;
+    std::string debt;
+    double health = 0;
+    bool liquidatable = false;
+    std::string estimated_profit;  ///< in loan-token units; empty when not liquidatable
+};
+
 /// What a strategy is given when it starts. `provider` outlives the strategy; use it for
 /// reads only.
 struct StrategyContext {
@@ -61,6 +73,10 @@ public:
     /// state from another configuration with a one-line error (then start() rescans).
     virtual std::string save() const = 0;
     virtual Result<void, std::string> restore(std::string_view saved) = 0;
+
+    /// The positions it tracks as of the last added block it evaluated (MorphoLiquidator:
+    /// every borrower). Strategies without positions (a guardian) return none.
+    virtual std::vector<PositionRow> positions() const { return {}; }
 };
 
 }  // namespace vigil
