@@ -389,7 +389,9 @@ Task<void> TxPipeline::submit(std::vector<Intent> intents, const BlockHeader& he
     if (wave.empty()) co_return;
     if (options.simulate) co_await simulate(wave, head);
     if (wave.empty()) co_return;
-    co_await refresh_fees(head);
+    // on_block refreshes the quote after each wave, off the hot path: a quote from the
+    // block before is used as is (the base fee multiplier covers one block's rise).
+    if (!quote_ || quote_block_ + 1 < head.number) co_await refresh_fees(head);
     if (!quote_) {
         for (const Candidate& c : wave)
             drop(c.intent, OutcomeKind::dropped, head.number, "no fee quote yet");
