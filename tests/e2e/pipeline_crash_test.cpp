@@ -101,6 +101,17 @@ std::string progress_at_start(const std::string& log) {
     return "not started";
 }
 
+/// Counts the WARN and ERROR lines of a run's log by "<LEVEL> <event>".
+void count_alerts(const std::string& log, std::map<std::string, int>& alerts) {
+    std::istringstream lines(log);
+    for (std::string line; std::getline(lines, line);) {
+        std::istringstream words(line);
+        std::string time, level, event;
+        words >> time >> level >> event;
+        if (level == "WARN" || level == "ERROR") ++alerts[level + " " + event];
+    }
+}
+
 struct DriverRun {
     int status = 0;  ///< wait status
     bool hung = false;
@@ -174,6 +185,7 @@ TEST(pipeline_crash, every_intent_is_included_once_across_sigkills_at_any_point)
     std::map<std::string, int> landed;  // by stage, or "random@<last event>"
     int kills = 0;
     std::ostringstream table;
+    std::map<std::string, int> alerts;  // WARN and ERROR lines of every run, by event
     bool finished_early = false;
     for (int r = 0; r < kKillRuns; ++r) {
         std::vector<std::string> args = base;
@@ -191,6 +203,7 @@ TEST(pipeline_crash, every_intent_is_included_once_across_sigkills_at_any_point)
         }
         const auto log_path = dir.path() / ("run-" + std::to_string(r) + ".log");
         const DriverRun run = run_driver(args, delay, log_path);
+        count_alerts(run.log, alerts);
         ASSERT_FALSE(run.hung) << "run " << r << " (" << plan << ") hung:\n" << run.log;
         table << "run " << r << " [" << progress_at_start(run.log) << "]: " << plan << " -> ";
         if (run.killed()) {
@@ -215,6 +228,9 @@ TEST(pipeline_crash, every_intent_is_included_once_across_sigkills_at_any_point)
           << " ms: " << last_event(last.log) << "\n";
     std::cout << table.str() << "kills landed: " << kills << "\n";
     for (const auto& [where, n] : landed) std::cout << "  " << where << ": " << n << "\n";
+    count_alerts(last.log, alerts);
+    std::cout << "warnings and errors logged:\n";
+    for (const auto& [what, n] : alerts) std::cout << "  " << what << ": " << n << "\n";
     ASSERT_TRUE(last.exited_ok()) << "the last run failed, status " << last.status << ":\n"
                                   << last.log;
     // The acceptance asks for at least 20 kill points; the runs stop early only if the work
