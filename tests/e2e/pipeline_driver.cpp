@@ -2,15 +2,17 @@
 // with SIGKILL and start it again on the same state dir (tests/e2e/pipeline_crash_test.cpp).
 //
 //   vigil_pipeline_driver --rpc URL --state DIR --fixture ADDRESS --count N
-//                         [--crash-at journaled|broadcast|confirmed --crash-after K] [--wave W]
+//                         [--crash-at STAGE --crash-after K] [--wave W]
 //
 // Sends the intents "crash/<i>" = fixture.hit(i), i in [0, N), as the key in VIGIL_TEST_KEY
 // (a test-only anvil dev key): after start(head), for every new block in order, on_block and
 // then a wave of at most W keys not yet journaled (the pipeline would skip journaled keys
 // anyway; the limit paces the waves so that a run makes progress a few intents at a time).
 // Exits 0 with a one-line summary once every key is finished in the journal; any error is one
-// line on stderr and exit 1. --crash-at raises SIGKILL inside the pipeline's observer the K-th
-// time that stage is seen in this run: a deterministic kill point.
+// line on stderr and exit 1. --crash-at raises SIGKILL the K-th time STAGE is seen in this
+// run, a deterministic kill point: journaled, broadcast or confirmed in the pipeline's
+// observer, or `replacement` right after a replacement (or cancellation) is journaled and
+// before it is sent, seen in the log (tx.replace / tx.cancel), as no observer stage marks it.
 #include <signal.h>
 
 #include <charconv>
@@ -21,6 +23,7 @@
 #include <iostream>
 #include <map>
 #include <optional>
+#include <streambuf>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,7 +43,7 @@ namespace {
 
 constexpr std::string_view kUsage =
     "usage: vigil_pipeline_driver --rpc URL --state DIR --fixture ADDRESS --count N "
-    "[--crash-at journaled|broadcast|confirmed --crash-after K] [--wave W]";
+    "[--crash-at journaled|broadcast|confirmed|replacement --crash-after K] [--wave W]";
 constexpr std::string_view kKeyEnv = "VIGIL_TEST_KEY";
 constexpr std::string_view kSigner = "keeper";
 constexpr auto kPollInterval = std::chrono::milliseconds(50);
@@ -50,7 +53,7 @@ struct Options {
     std::filesystem::path state_dir;
     Address fixture;
     uint64_t count = 0;
-    std::optional<PipelineStage> crash_at;
+    std::string crash_at;  ///< empty: no crash
     uint64_t crash_after = 1;
     uint64_t wave = 0;  ///< 0: every key not yet journaled
 };
@@ -60,13 +63,6 @@ std::optional<uint64_t> parse_count(std::string_view text) {
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
     if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
     return value;
-}
-
-std::optional<PipelineStage> parse_stage(std::string_view text) {
-    if (text == "journaled") return PipelineStage::journaled;
-    if (text == "broadcast") return PipelineStage::broadcast;
-    if (text == "confirmed") return PipelineStage::confirmed;
-    return std::nullopt;
 }
 
 std::string_view stage_name(PipelineStage stage) {
@@ -109,18 +105,57 @@ Result<Options, std::string> parse_options(std::span<char*> args) {
                 have_crash_after = true;
             }
         } else if (flag == "--crash-at") {
-            o.crash_at = parse_stage(value);
-            if (!o.crash_at) return unexpected(concat({"--crash-at: unknown stage ", value}));
+            if (value != "journaled" && value != "broadcast" && value != "confirmed" &&
+                value != "replacement")
+                return unexpected(concat({"--crash-at: unknown stage ", value}));
+            o.crash_at = value;
         } else {
             return unexpected(concat({"unknown option ", flag}));
         }
     }
     if (o.rpc.empty() || o.state_dir.empty() || !have_fixture || o.count == 0)
         return unexpected(std::string(kUsage));
-    if (have_crash_after && !o.crash_at)
+    if (have_crash_after && o.crash_at.empty())
         return unexpected(std::string("--crash-after needs --crash-at"));
     return o;
 }
+
+/// Passes the log through to stdout line by line, and raises SIGKILL once the `after`-th line
+/// of one of `events` is out.
+class CrashTap final : public std::streambuf {
+public:
+    CrashTap(std::streambuf* out, std::vector<std::string> events, uint64_t after)
+        : out_(out), events_(std::move(events)), after_(after) {}
+
+protected:
+    int_type overflow(int_type c) override {
+        if (traits_type::eq_int_type(c, traits_type::eof())) return traits_type::not_eof(c);
+        line_.push_back(traits_type::to_char_type(c));
+        if (line_.back() == '\n') end_line();
+        return c;
+    }
+    std::streamsize xsputn(const char* s, std::streamsize n) override {
+        for (std::streamsize i = 0; i < n; ++i) overflow(traits_type::to_int_type(s[i]));
+        return n;
+    }
+    int sync() override { return out_->pubsync(); }
+
+private:
+    void end_line() {
+        out_->sputn(line_.data(), static_cast<std::streamsize>(line_.size()));
+        out_->pubsync();
+        for (const std::string& event : events_)
+            if (line_.find(concat({" ", event, " "})) != std::string::npos && ++seen_ == after_)
+                ::raise(SIGKILL);
+        line_.clear();
+    }
+
+    std::streambuf* out_;
+    std::vector<std::string> events_;
+    uint64_t after_;
+    uint64_t seen_ = 0;
+    std::string line_;
+};
 
 std::string intent_key(uint64_t i) {
     return concat({"crash/", std::to_string(i)});
@@ -270,7 +305,14 @@ int run_driver(const Options& o) {
     config.replace_after_blocks = 3;
     Allowlist allow;
     allow.add(kSigner, o.fixture, hit_function().selector);
-    Logger log(std::cout, LogFormat::text, LogLevel::info);
+    // The replacement kill point: tx.replace and tx.cancel are logged after the new attempt
+    // is journaled and before it is broadcast.
+    CrashTap tap(std::cout.rdbuf(),
+                 o.crash_at == "replacement" ? std::vector<std::string>{"tx.replace", "tx.cancel"}
+                                             : std::vector<std::string>{},
+                 o.crash_after);
+    std::ostream log_out(&tap);
+    Logger log(log_out, LogFormat::text, LogLevel::info);
     TxPipeline pipeline(config, provider, nullptr, *journal, signers, std::move(allow), log, {});
 
     std::map<PipelineStage, uint64_t> seen;
@@ -279,7 +321,7 @@ int run_driver(const Options& o) {
         log.info("driver.stage", {{"stage", std::string(stage_name(stage))},
                                   {"count", std::to_string(n)},
                                   {"detail", std::string(detail)}});
-        if (o.crash_at == stage && n == o.crash_after) {
+        if (o.crash_at == stage_name(stage) && n == o.crash_after) {
             log.warn("driver.crash",
                      {{"stage", std::string(stage_name(stage))}, {"count", std::to_string(n)}});
             ::raise(SIGKILL);
