@@ -16,6 +16,10 @@ int abi_command(std::span<const std::string_view> args, std::ostream& out, std::
 int check_config_command(std::span<const std::string_view> args, std::ostream& out,
                          std::ostream& err);
 /// `vigil keys new|import|address ...`.
+/// `vigil run --config FILE [--dry-run] [--log-format text|json]`.
+int run_command(std::span<const std::string_view> args, std::ostream& out, std::ostream& err);
+/// `vigil positions --config FILE [--strategy NAME]`.
+int positions_command(std::span<const std::string_view> args, std::ostream& out, std::ostream& err);
 int keys_command(std::span<const std::string_view> args, std::istream& in, std::ostream& out,
                  std::ostream& err);
 

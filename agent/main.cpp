@@ -11,6 +11,9 @@ commands:
   keys new --keystore DIR              create a key, write it as an encrypted keystore
   keys import --keystore DIR           import a hex key from stdin or --key-env NAME
   keys address FILE                    print a keystore's address (no password needed)
+  run --config FILE [--dry-run]        run the agent (--log-format json for machines)
+  positions --config FILE [--strategy NAME]
+                                       table of tracked positions and their health
   check-config FILE                    validate a config, print it resolved (secrets masked)
   abi encode SIG [ARGS...]             ABI-encode arguments, like `cast abi-encode`
   abi decode SIG HEX                   ABI-decode output data, like `cast abi-decode`
@@ -29,6 +32,9 @@ int main(int argc, char** argv) {
     const std::span<const std::string_view> rest(args.data() + 1, args.size() - 1);
     try {
         if (command == "abi") return vigil::cli::abi_command(rest, std::cout, std::cerr);
+        if (command == "run") return vigil::cli::run_command(rest, std::cout, std::cerr);
+        if (command == "positions")
+            return vigil::cli::positions_command(rest, std::cout, std::cerr);
         if (command == "check-config")
             return vigil::cli::check_config_command(rest, std::cout, std::cerr);
         if (command == "keys")

@@ -1,9 +1,11 @@
 #include "agent/strategy_kinds.hpp"
 
+#include "chain/strings.hpp"
+
 namespace vigil::agent {
 
-MorphoLiquidateParams parse_morpho_liquidate(config::ParamsReader& params) {
-    MorphoLiquidateParams p;
+morpho::LiquidatorOptions parse_morpho_liquidate(config::ParamsReader& params) {
+    morpho::LiquidatorOptions p;
     p.morpho = params.required_address("morpho");
     if (params.is_string("markets")) {
         p.all_markets = params.required_string("markets") == "all";
@@ -19,11 +21,42 @@ MorphoLiquidateParams parse_morpho_liquidate(config::ParamsReader& params) {
     return p;
 }
 
-std::vector<config::StrategyKind> strategy_kinds() {
-    return {
-        {"morpho-blue.liquidate",
-         [](config::ParamsReader& r) -> std::any { return parse_morpho_liquidate(r); }},
+namespace {
+
+/// A strategy's log sink writing through the agent's logger, tagged with its name.
+morpho::LogSink sink(Logger& log, std::string strategy) {
+    return [&log, strategy = std::move(strategy)](std::string_view event, std::string detail) {
+        log.info(event, {{"strategy", strategy}, {"detail", std::move(detail)}});
     };
+}
+
+}  // namespace
+
+const std::vector<KindEntry>& kind_entries() {
+    static const std::vector<KindEntry> entries = {
+        {"morpho-blue.liquidate",
+         [](config::ParamsReader& r) -> std::any { return parse_morpho_liquidate(r); },
+         [](const config::StrategyConfig& entry, Logger& log) -> std::unique_ptr<Strategy> {
+             auto options = std::any_cast<morpho::LiquidatorOptions>(entry.params);
+             options.name = entry.name;
+             return std::make_unique<morpho::MorphoLiquidator>(std::move(options),
+                                                               sink(log, entry.name));
+         }},
+    };
+    return entries;
+}
+
+std::vector<config::StrategyKind> strategy_kinds() {
+    std::vector<config::StrategyKind> out;
+    for (const KindEntry& e : kind_entries()) out.push_back({e.kind, e.parse});
+    return out;
+}
+
+Result<std::unique_ptr<Strategy>, std::string> make_strategy(const config::StrategyConfig& entry,
+                                                             Logger& log) {
+    for (const KindEntry& e : kind_entries())
+        if (e.kind == entry.kind) return e.make(entry, log);
+    return unexpected(concat({"unknown kind '", entry.kind, "'"}));
 }
 
 }  // namespace vigil::agent
