@@ -104,19 +104,23 @@ bool PositionBook::same_positions(const PositionBook& o) const noexcept {
 // Everything else is undecided and goes to math.hpp.
 //
 // The bounds that keep this true and keep the exact check from failing (Morpho reverting):
-// P <= 2^128 (c P < 2^256 for c < 2^128), L <= 1e18, A and S below 2^127 (s (A+1) plus S+1e6
-// fits 256 bits). Markets outside them disable the screen. No value is NaN or infinite:
-// every quantity is finite and below 2^400.
+// L <= 1e18, A and S below 2^127 (s (A+1) plus S+1e6 fits 256 bits), P < 2^255, and per
+// position c_d <= c_max = 2^255 / P_d (1 - 2^-20), which gives c P < 2^255: collateral * price
+// does not overflow. (maxBorrow * (S+1e6) may; math.hpp then answers healthy, which is exact:
+// that product exceeds the debt's, which fits.) Positions above c_max go to the exact check;
+// markets outside the other bounds disable the screen. Nothing is NaN; a zero price makes
+// c_max infinite, which compares as intended.
 
 HealthScreen::HealthScreen(const Market& accrued, const u256& price, const u256& lltv) noexcept
     : market_(accrued), price_(price), lltv_(lltv) {
     const u256 bound127 = u256(1) << 127;
-    enabled_ = price <= (u256(1) << 128) && lltv <= kWad &&
-               accrued.total_borrow_assets < bound127 && accrued.total_borrow_shares < bound127;
+    enabled_ = price < (u256(1) << 255) && lltv <= kWad && accrued.total_borrow_assets < bound127 &&
+               accrued.total_borrow_shares < bound127;
     if (!enabled_) return;
     const double a = price.convert_to<double>() * lltv.convert_to<double>() / 1e54;
     const double b = (accrued.total_borrow_assets + kVirtualAssets).convert_to<double>() /
                      (accrued.total_borrow_shares + kVirtualShares).convert_to<double>();
+    c_max_ = 0x1p255 / price.convert_to<double>() * (1 - 0x1p-20);
     constexpr double kMargin = 0x1p-30;
     x_lo_ = a * (1 - kMargin);
     x_hi_ = a * (1 + kMargin);

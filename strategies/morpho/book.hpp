@@ -97,6 +97,7 @@ public:
         if (!enabled_) return Verdict::undecided;
         const double c = to_double(collateral);
         const double s = to_double(borrow_shares);
+        if (c > c_max_) return Verdict::undecided;  // collateral * price may overflow
         if (c * x_lo_ >= s * y_hi_ + 4.0) return Verdict::healthy;
         if (c * x_hi_ < s * y_lo_) return Verdict::unhealthy;
         return Verdict::undecided;
@@ -123,6 +124,8 @@ private:
     // the debt's real value per borrow share ((totalBorrowAssets + 1) / (totalBorrowShares
     // + 1e6)), widened by 2^-30 relative each way: see book.cpp.
     double x_lo_ = 0, x_hi_ = 0, y_lo_ = 0, y_hi_ = 0;
+    /// Collateral (as a double) below which collateral * price < 2^255 surely.
+    double c_max_ = 0;
 };
 
 /// What evaluate() found.

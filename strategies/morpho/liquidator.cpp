@@ -24,6 +24,8 @@ constexpr uint64_t kDeadlineBlocks = 5;
 // reported every intent it holds.
 constexpr uint64_t kInFlightTimeoutBlocks = kDeadlineBlocks + 20;
 constexpr uint64_t kLiquidateGasCap = 1'000'000;
+// Liquidations planned and proposed per block, most profitable first (see plan_liquidations).
+constexpr std::size_t kMaxLiquidationsPerBlock = 32;
 constexpr uint64_t kApproveGasCap = 100'000;
 
 constexpr std::string_view kStateHeader = "vigil.morpho-blue.liquidate 1";
@@ -605,10 +607,16 @@ void MorphoLiquidator::plan_liquidations(const BlockHeader& header, std::vector<
         last = std::move(reason);
     };
 
+    // Liquidatable positions, ordered by a floating-point estimate of their profit, so that
+    // math.hpp's exact plan (tens of microseconds: a binary search of simulated liquidate
+    // calls) is made only for the kMaxLiquidationsPerBlock best ones and those skipped on
+    // the way: a crash can make thousands liquidatable in one block, and the pipeline sends
+    // only a few transactions per signer at once. The rest wait for the next blocks.
     struct Candidate {
         std::size_t market = 0;
         uint32_t position = 0;
         std::string key, base;
+        double estimate = 0;  ///< loan units, about
         LiquidationPlan plan;
         double health = 0;
     };
@@ -625,39 +633,37 @@ void MorphoLiquidator::plan_liquidations(const BlockHeader& header, std::vector<
             log("morpho.health_failed", "market " + to_hex(m.id) + ": " +
                                             std::to_string(stats.failed) +
                                             " positions whose health check Morpho would revert");
+        if (unhealthy.empty()) continue;
+        // Profit of the largest liquidation, about: the incentive on the whole debt when the
+        // collateral covers it, else on the whole collateral.
+        const double share_price =
+            (ev.accrued.total_borrow_assets + kVirtualAssets).convert_to<double>() /
+            (ev.accrued.total_borrow_shares + kVirtualShares).convert_to<double>();
+        const double unit_value = ev.price.convert_to<double>() / 1e36;
+        const double incentive =
+            liquidation_incentive_factor(m.params.lltv).value_or(kWad).convert_to<double>() / 1e18;
         for (const uint32_t p : unhealthy) {
             std::string base = base_key(m, p);
             std::string key = base;
             if (const auto r = retries_.find(base); r != retries_.end())
                 key += std::string(kRetrySuffix) + std::to_string(r->second);
             if (in_flight_.contains(key)) continue;
-            const Position pos = m.book.position(p);
-            if (pos.collateral.is_zero()) {
-                skip(base, "bad debt: " + to_string(pos.borrow_shares) +
+            if (m.book.collateral(p) == 0) {
+                skip(base, "bad debt: " + to_string(to_u256(m.book.borrow_shares(p))) +
                                " borrow shares and no collateral to seize (Morpho realises it "
                                "at the next liquidation of this position)");
                 continue;
             }
-            const auto plan = best_liquidation(ev.accrued, pos, m.params.lltv, ev.price,
-                                               options_.max_repay_assets);
-            if (!plan) {
-                skip(base, "liquidate would revert: " + std::string(to_string(plan.error())));
-                continue;
-            }
-            if (!*plan) {
-                skip(base, "no liquidation fits max_repay_assets");
-                continue;
-            }
-            const u256 debt = borrowed_assets(pos, ev.accrued).value_or(0);
-            const u256 limit = max_borrow(pos.collateral, ev.price, m.params.lltv).value_or(0);
-            candidates.push_back(
-                {mi, p, std::move(key), std::move(base), std::move(**plan), ratio(limit, debt)});
+            const double debt = HealthScreen::to_double(m.book.borrow_shares(p)) * share_price;
+            const double value = HealthScreen::to_double(m.book.collateral(p)) * unit_value;
+            const double estimate =
+                debt * incentive <= value ? debt * (incentive - 1) : value * (1 - 1 / incentive);
+            candidates.push_back({mi, p, std::move(key), std::move(base), estimate, {}, 0});
         }
     }
-    // Most profitable first: when the keeper's balance runs short, it goes to those.
     std::stable_sort(
         candidates.begin(), candidates.end(),
-        [](const Candidate& a, const Candidate& b) { return a.plan.profit > b.plan.profit; });
+        [](const Candidate& a, const Candidate& b) { return a.estimate > b.estimate; });
 
     // What in-flight liquidations will still take from each token's balance and allowance.
     std::map<Address, u256> committed;
@@ -668,8 +674,28 @@ void MorphoLiquidator::plan_liquidations(const BlockHeader& header, std::vector<
         u256 profit_wei;
     };
     std::map<Address, std::vector<Chosen>> by_token;
+    std::size_t chosen_count = 0, deferred = 0;
     for (Candidate& c : candidates) {
+        if (chosen_count == kMaxLiquidationsPerBlock) {
+            ++deferred;
+            continue;
+        }
         const MarketState& m = markets_[c.market];
+        const auto& ev = *m.evaluated;
+        const Position pos = m.book.position(c.position);
+        const auto plan =
+            best_liquidation(ev.accrued, pos, m.params.lltv, ev.price, options_.max_repay_assets);
+        if (!plan) {
+            skip(c.base, "liquidate would revert: " + std::string(to_string(plan.error())));
+            continue;
+        }
+        if (!*plan) {
+            skip(c.base, "no liquidation fits max_repay_assets");
+            continue;
+        }
+        c.plan = **plan;
+        c.health = ratio(max_borrow(pos.collateral, ev.price, m.params.lltv).value_or(0),
+                         borrowed_assets(pos, ev.accrued).value_or(0));
         const Address& token = m.params.loan_token;
         const TokenState& ts = tokens_[token];
         if (!ts.read) {
@@ -683,11 +709,9 @@ void MorphoLiquidator::plan_liquidations(const BlockHeader& header, std::vector<
             std::optional<u256> cap = available;
             if (options_.max_repay_assets && *options_.max_repay_assets < available)
                 cap = options_.max_repay_assets;
-            const auto& ev = *m.evaluated;
             auto replanned = available.is_zero()
                                  ? MathResult<std::optional<LiquidationPlan>>()
-                                 : best_liquidation(ev.accrued, m.book.position(c.position),
-                                                    m.params.lltv, ev.price, cap);
+                                 : best_liquidation(ev.accrued, pos, m.params.lltv, ev.price, cap);
             if (!replanned || !*replanned) {
                 skip(c.base, "keeper balance " + to_string(available) + " of " +
                                  to_checksum(token) + " pays for no liquidation");
@@ -708,7 +732,12 @@ void MorphoLiquidator::plan_liquidations(const BlockHeader& header, std::vector<
         }
         used += c.plan.expected.repaid_assets;
         by_token[token].push_back({&c, profit_wei});
+        ++chosen_count;
     }
+    if (deferred > 0)
+        log("morpho.deferred", std::to_string(deferred) +
+                                   " liquidatable positions left for the next blocks (at most " +
+                                   std::to_string(kMaxLiquidationsPerBlock) + " per block)");
 
     for (auto& [token, chosen] : by_token) {
         TokenState& ts = tokens_[token];

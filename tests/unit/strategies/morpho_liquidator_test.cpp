@@ -6,6 +6,7 @@
 
 #include <map>
 #include <random>
+#include <set>
 
 #include "chain/abi.hpp"
 #include "chain/keccak.hpp"
@@ -643,6 +644,34 @@ TEST(morpho_liquidator, skips_bad_debt_and_unprofitable_and_unaffordable) {
     EXPECT_LT(seized, 10 * kWad);
 }
 
+TEST(morpho_liquidator, proposes_the_most_profitable_first_and_defers_the_rest) {
+    Rig rig;
+    auto& c = rig.chain;
+    c.create_market(c.params);
+    c.supply(c.id, u256(10'000'000) * kWad);
+    // 40 borrowers at 99% of their limit, the larger the later.
+    std::vector<Address> who;
+    for (int i = 0; i < 40; ++i) {
+        who.push_back(address_of("borrower " + std::to_string(i)));
+        c.supply_collateral(c.id, who.back(), u256(1 + i) * kWad);
+        c.borrow(c.id, who.back(), u256(1 + i) * 1'703 * kWad);
+    }
+    c.mine();
+    c.balance = u256(100'000'000) * kWad;
+    rig.start();
+    c.prices[c.params.oracle] = 1'900 * kOraclePriceScale;
+    auto intents = rig.block();
+    ASSERT_EQ(intents.size(), 32u) << testing::PrintToString(rig.lines);
+    EXPECT_TRUE(rig.logged("8 liquidatable positions left for the next blocks"));
+    std::set<std::string> keys;
+    for (const auto& in : intents) keys.insert(in.idempotency_key);
+    for (int i = 8; i < 40; ++i) EXPECT_TRUE(keys.contains(rig.key(who[i], 0))) << i;
+    intents = rig.block();  // the 32 are in flight
+    ASSERT_EQ(intents.size(), 8u);
+    for (const auto& in : intents) keys.insert(in.idempotency_key);
+    EXPECT_EQ(keys.size(), 40u);
+}
+
 TEST(morpho_liquidator, oracle_revert_skips_that_market_only) {
     Rig rig;
     auto& c = rig.chain;
@@ -693,7 +722,7 @@ TEST(morpho_health_screen, agrees_with_the_exact_check_near_the_boundary) {
         for (int i = 0; i < 4; ++i) r = (r << 64) | rng();
         return n.is_zero() ? u256(0) : u256(r % n);
     };
-    std::size_t checked = 0, undecided = 0, unhealthy = 0, disabled = 0;
+    std::size_t checked = 0, undecided = 0, unhealthy = 0, disabled = 0, reverts = 0;
     for (int market_round = 0; market_round < 400; ++market_round) {
         Market m;
         // Totals from dust to near 2^127, share prices from 1e6 per asset to far above.
@@ -703,8 +732,10 @@ TEST(morpho_health_screen, agrees_with_the_exact_check_near_the_boundary) {
             m.total_borrow_assets * kVirtualShares / (1 + rng() % 1000) + below(1'000'000);
         if (m.total_borrow_shares >= (u256(1) << 127)) m.total_borrow_shares >>= 2;
         const u256 lltv = rng() % 8 == 0 ? kWad : below(kWad) + 1;
-        u256 price = below(u256(1) << (20 + rng() % 108)) + 1;
-        if (market_round % 50 == 0) price = (u256(1) << 129);  // screen disabled
+        // Prices up to 2^230: above 2^128, collateral * price overflows for large collateral
+        // (Morpho reverts; the screen must leave those to the exact check).
+        u256 price = below(u256(1) << (20 + rng() % 210)) + 1;
+        if (market_round % 50 == 0) price = u256(1) << 255;  // screen disabled
         const HealthScreen screen(m, price, lltv);
         disabled += !screen.enabled();
         for (int k = 0; k < 300; ++k) {
@@ -742,6 +773,8 @@ TEST(morpho_health_screen, agrees_with_the_exact_check_near_the_boundary) {
                     << " lltv " << lltv << " totals " << m.total_borrow_assets << "/"
                     << m.total_borrow_shares;
                 unhealthy += !*exact;
+            } else {
+                ++reverts;
             }
             const Verdict v = screen.screen(s, c);
             if (v == Verdict::undecided) ++undecided;
@@ -753,11 +786,12 @@ TEST(morpho_health_screen, agrees_with_the_exact_check_near_the_boundary) {
         }
     }
     std::cout << "[ screen ] " << checked << " positions, " << unhealthy << " unhealthy, "
-              << undecided << " undecided (exact check), " << disabled
+              << undecided << " undecided (exact check), " << reverts << " reverting, " << disabled
               << " markets with the screen disabled\n";
     EXPECT_GE(checked, 100'000u);
     EXPECT_GE(unhealthy, checked / 10);
     EXPECT_GE(undecided, 1'000u);           // the boundary was reached
+    EXPECT_GE(reverts, 1'000u);             // and the overflow bound
     EXPECT_LE(undecided, checked * 3 / 4);  // and the screen settles the rest
 }
 
