@@ -13,6 +13,7 @@
 #include "chain/rpc_provider.hpp"
 #include "keys/local_signer.hpp"
 #include "tests/support/anvil.hpp"
+#include "tests/support/fault_proxy.hpp"
 #include "tests/support/key_test_support.hpp"
 #include "tests/support/task.hpp"
 #include "tests/support/vectors.hpp"
@@ -62,9 +63,14 @@ struct Reported {
 /// account 1 ("keeper") with an allow-list of fixture.hit(uint256).
 class Rig {
 public:
-    explicit Rig(PipelineConfig overrides = {}, std::vector<std::string> anvil_args = {})
-        : anvil(std::move(anvil_args)),
-          provider(ioc.get_executor(), RpcProviderConfig{{anvil.http_url()}, {}, {}}),
+    /// `private_relay`: reads go through one loopback proxy to anvil, broadcasts through
+    /// another, standing for the chain's private_rpc (the proxies count what they carry).
+    explicit Rig(PipelineConfig overrides = {}, bool private_relay = false)
+        : read_proxy(private_relay ? std::make_unique<test::FaultProxy>(anvil.port()) : nullptr),
+          relay_proxy(private_relay ? std::make_unique<test::FaultProxy>(anvil.port()) : nullptr),
+          provider(
+              ioc.get_executor(),
+              RpcProviderConfig{{read_proxy ? read_proxy->http_url() : anvil.http_url()}, {}, {}}),
           journal(open_journal(dir.path())),
           log(log_text, LogFormat::text, LogLevel::debug) {
         const auto deployed = nlohmann::json::parse(
@@ -78,8 +84,11 @@ public:
         config = overrides;
         config.chain_id = 31337;
         config.kill_switch_file = dir.path() / "KILL";
+        if (relay_proxy)
+            relay = std::make_unique<RpcProvider>(
+                ioc.get_executor(), RpcProviderConfig{{relay_proxy->http_url()}, {}, {}});
         pipeline = std::make_unique<TxPipeline>(
-            config, provider, nullptr, journal, signers, std::move(allow), log,
+            config, provider, relay.get(), journal, signers, std::move(allow), log,
             [this](std::string_view strategy, const Outcome& o) {
                 outcomes.push_back({std::string(strategy), o});
             });
@@ -146,8 +155,11 @@ public:
 
     test::TempDir dir;
     Anvil anvil;
+    std::unique_ptr<test::FaultProxy> read_proxy;
+    std::unique_ptr<test::FaultProxy> relay_proxy;
     net::io_context ioc;
     RpcProvider provider;
+    std::unique_ptr<RpcProvider> relay;
     Journal journal;
     std::ostringstream log_text;
     Logger log;
@@ -417,4 +429,24 @@ TEST(pipeline_anvil, a_transaction_reorged_out_is_tracked_and_sent_again) {
     EXPECT_EQ(rig.outcomes[0].outcome.kind, OutcomeKind::included);
     EXPECT_EQ(rig.hits(16), 1u);
     EXPECT_EQ(rig.nonce(), 1u);
+}
+
+TEST(pipeline_anvil, with_a_private_relay_every_broadcast_goes_to_it) {
+    PipelineConfig config;
+    config.replace_after_blocks = 1;
+    Rig rig(config, true);
+    rig.start();
+    rig.automine(false);
+    rig.submit({rig.intent(17), rig.intent(18)});
+    const auto first = rig.attempts("test/hit/17").at(0).tx_hash;
+    // A replacement after a drop goes the same way.
+    rig.anvil.cast({"rpc", "anvil_dropTransaction", to_hex(first)});
+    rig.mine();
+    rig.settle(2);
+    ASSERT_EQ(rig.outcomes.size(), 2u) << rig.log_text.str();
+    for (const Reported& r : rig.outcomes) EXPECT_EQ(r.outcome.kind, OutcomeKind::included);
+    EXPECT_GE(rig.relay_proxy->forwarded("eth_sendRawTransaction"), 3u);
+    EXPECT_EQ(rig.read_proxy->received("eth_sendRawTransaction"), 0u);
+    EXPECT_GT(rig.read_proxy->received("eth_getTransactionCount"), 0u);
+    EXPECT_EQ(rig.relay_proxy->received("eth_getTransactionCount"), 0u);
 }

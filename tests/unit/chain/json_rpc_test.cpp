@@ -109,6 +109,8 @@ TEST(json_rpc_request, writes_eth_params) {
     EXPECT_EQ(eth::fee_history(4, BlockTag::pending, percentiles).params,
               R"(["0x4","pending",[10,50.5,99.9]])");
     EXPECT_EQ(eth::send_raw_transaction(hex("0x02f8")).params, R"(["0x02f8"])");
+    EXPECT_EQ(eth::send_private_transaction(hex("0x02f8")).method, "eth_sendPrivateTransaction");
+    EXPECT_EQ(eth::send_private_transaction(hex("0x02f8")).params, R"([{"tx":"0x02f8"}])");
 }
 
 TEST(json_rpc_response, reads_result_and_error_objects) {
