@@ -25,7 +25,7 @@ constexpr uint64_t kDeadlineBlocks = 5;
 constexpr uint64_t kInFlightTimeoutBlocks = kDeadlineBlocks + 20;
 constexpr uint64_t kLiquidateGasCap = 1'000'000;
 // Liquidations planned and proposed per block, most profitable first (see plan_liquidations).
-constexpr std::size_t kMaxLiquidationsPerBlock = 32;
+constexpr std::size_t kMaxLiquidationsPerBlock = 16;
 constexpr uint64_t kApproveGasCap = 100'000;
 
 constexpr std::string_view kStateHeader = "vigil.morpho-blue.liquidate 1";
@@ -612,14 +612,19 @@ void MorphoLiquidator::plan_liquidations(const BlockHeader& header, std::vector<
     // calls) is made only for the kMaxLiquidationsPerBlock best ones and those skipped on
     // the way: a crash can make thousands liquidatable in one block, and the pipeline sends
     // only a few transactions per signer at once. The rest wait for the next blocks.
+    struct Unhealthy {
+        double estimate = 0;  ///< loan units, about
+        uint32_t market = 0;
+        uint32_t position = 0;
+    };
     struct Candidate {
         std::size_t market = 0;
         uint32_t position = 0;
         std::string key, base;
-        double estimate = 0;  ///< loan units, about
         LiquidationPlan plan;
         double health = 0;
     };
+    std::vector<Unhealthy> unhealthy_all;
     std::vector<Candidate> candidates;
     std::vector<uint32_t> unhealthy;
     for (std::size_t mi = 0; mi < markets_.size(); ++mi) {
@@ -643,44 +648,48 @@ void MorphoLiquidator::plan_liquidations(const BlockHeader& header, std::vector<
         const double incentive =
             liquidation_incentive_factor(m.params.lltv).value_or(kWad).convert_to<double>() / 1e18;
         for (const uint32_t p : unhealthy) {
-            std::string base = base_key(m, p);
-            std::string key = base;
-            if (const auto r = retries_.find(base); r != retries_.end())
-                key += std::string(kRetrySuffix) + std::to_string(r->second);
-            if (in_flight_.contains(key)) continue;
             if (m.book.collateral(p) == 0) {
-                skip(base, "bad debt: " + to_string(to_u256(m.book.borrow_shares(p))) +
-                               " borrow shares and no collateral to seize (Morpho realises it "
-                               "at the next liquidation of this position)");
+                skip(base_key(m, p),
+                     "bad debt: " + to_string(to_u256(m.book.borrow_shares(p))) +
+                         " borrow shares and no collateral to seize (Morpho realises it at the "
+                         "next liquidation of this position)");
                 continue;
             }
             const double debt = HealthScreen::to_double(m.book.borrow_shares(p)) * share_price;
             const double value = HealthScreen::to_double(m.book.collateral(p)) * unit_value;
             const double estimate =
                 debt * incentive <= value ? debt * (incentive - 1) : value * (1 - 1 / incentive);
-            candidates.push_back({mi, p, std::move(key), std::move(base), estimate, {}, 0});
+            unhealthy_all.push_back({estimate, static_cast<uint32_t>(mi), p});
         }
     }
     std::stable_sort(
-        candidates.begin(), candidates.end(),
-        [](const Candidate& a, const Candidate& b) { return a.estimate > b.estimate; });
+        unhealthy_all.begin(), unhealthy_all.end(),
+        [](const Unhealthy& a, const Unhealthy& b) { return a.estimate > b.estimate; });
 
     // What in-flight liquidations will still take from each token's balance and allowance.
     std::map<Address, u256> committed;
     for (const auto& [key, f] : in_flight_) committed[f.token] += f.repaid_assets;
 
     struct Chosen {
-        Candidate* c;
+        std::size_t candidate;  ///< index into candidates (reserved: no reallocation)
         u256 profit_wei;
     };
     std::map<Address, std::vector<Chosen>> by_token;
-    std::size_t chosen_count = 0, deferred = 0;
-    for (Candidate& c : candidates) {
-        if (chosen_count == kMaxLiquidationsPerBlock) {
+    std::size_t deferred = 0;
+    // Keys are built here, for the few planned: 7,000 keys a block cost milliseconds.
+    candidates.reserve(std::min(unhealthy_all.size(), kMaxLiquidationsPerBlock));
+    for (const Unhealthy& u : unhealthy_all) {
+        if (candidates.size() == kMaxLiquidationsPerBlock) {
             ++deferred;
             continue;
         }
-        const MarketState& m = markets_[c.market];
+        const MarketState& m = markets_[u.market];
+        std::string base = base_key(m, u.position);
+        std::string key = base;
+        if (const auto r = retries_.find(base); r != retries_.end())
+            key += std::string(kRetrySuffix) + std::to_string(r->second);
+        if (in_flight_.contains(key)) continue;
+        Candidate c{u.market, u.position, std::move(key), std::move(base), {}, 0};
         const auto& ev = *m.evaluated;
         const Position pos = m.book.position(c.position);
         const auto plan =
@@ -731,8 +740,8 @@ void MorphoLiquidator::plan_liquidations(const BlockHeader& header, std::vector<
             continue;
         }
         used += c.plan.expected.repaid_assets;
-        by_token[token].push_back({&c, profit_wei});
-        ++chosen_count;
+        candidates.push_back(std::move(c));
+        by_token[token].push_back({candidates.size() - 1, profit_wei});
     }
     if (deferred > 0)
         log("morpho.deferred", std::to_string(deferred) +
@@ -767,7 +776,7 @@ void MorphoLiquidator::plan_liquidations(const BlockHeader& header, std::vector<
             continue;
         }
         for (const Chosen& ch : chosen) {
-            const Candidate& c = *ch.c;
+            const Candidate& c = candidates[ch.candidate];
             const MarketState& m = markets_[c.market];
             const Address& borrower = m.book.account(c.position);
             Intent in;
