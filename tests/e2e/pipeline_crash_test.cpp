@@ -23,6 +23,7 @@
 #include <random>
 #include <set>
 #include <sstream>
+#include <stop_token>
 #include <string>
 #include <thread>
 #include <vector>
@@ -393,13 +394,13 @@ TEST(pipeline_crash, every_intent_is_included_once_across_sigkills_at_any_point)
 TEST(pipeline_crash, replacements_survive_sigkills_under_base_fee_spikes) {
     auto rng = seeded_rng("replacements_survive_sigkills");
     CrashRig rig(kSpikeIntents);
-    std::atomic<bool> stop{false};
     std::atomic<int> spikes{0};
-    std::thread spiker([&] {
+    // A jthread: stopped and joined on every way out of the test, an exception included.
+    std::jthread spiker([&](std::stop_token stop) {
         // Sleeps in small steps, so that stopping does not wait a whole period.
         auto pause = [&](std::chrono::milliseconds span) {
-            for (auto waited = std::chrono::milliseconds(0); waited < span && !stop;
-                 waited += std::chrono::milliseconds(10))
+            for (auto waited = std::chrono::milliseconds(0);
+                 waited < span && !stop.stop_requested(); waited += std::chrono::milliseconds(10))
                 std::this_thread::sleep_for(std::chrono::milliseconds(10));
         };
         auto set_next_base_fee = [&](const char* wei) {
@@ -410,10 +411,10 @@ TEST(pipeline_crash, replacements_survive_sigkills_under_base_fee_spikes) {
                 return false;  // a missed spike makes a weaker run, not a wrong one
             }
         };
-        while (!stop) {
+        while (!stop.stop_requested()) {
             set_next_base_fee(kDropBaseFee);
             pause(kSpikeAfterDrop);
-            if (stop) break;
+            if (stop.stop_requested()) break;
             if (set_next_base_fee(kSpikeBaseFee)) ++spikes;
             pause(kSpikePeriod - kSpikeAfterDrop);
         }
@@ -425,13 +426,13 @@ TEST(pipeline_crash, replacements_survive_sigkills_under_base_fee_spikes) {
     plan.stage_backstop = kSpikeBackstop;
     plan.max_delay = kSpikeMaxKillDelay;
     plan.before_last_run = [&] {
-        stop = true;
+        spiker.request_stop();
         spiker.join();
     };
     LoopReport report;
     crash_loop(rig, plan, rng, report);
     if (spiker.joinable()) {
-        stop = true;
+        spiker.request_stop();
         spiker.join();
     }
     std::cout << "base fee spikes: " << spikes << "\n";
