@@ -4,9 +4,11 @@
 // the kills are the driver's own, at a pipeline stage (a wave journaled, a wave's batch
 // answered, an outcome journaled) and a varying count; the other half come from this test
 // after a random delay (seeded: the seed is printed, VIGIL_CRASH_SEED replays it), so they land
-// anywhere, mid-start, mid-batch or mid-fsync. A last run without a kill must finish, and then
-// every intent must have taken effect exactly once on chain, every nonce 0..kIntents-1 used
-// by exactly one intent and none beyond, and the journal must show each intent included.
+// wherever the driver is: in start(), between blocks, inside a batch or a journal write. A
+// last run without a kill must finish, and then every intent must have taken effect exactly
+// once on chain, every nonce 0..kIntents-1 used by exactly one intent and none beyond, and the
+// journal must show each intent included. The second test does the same under base fee spikes,
+// so that transactions are replaced, and also kills right after a replacement is journaled.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
