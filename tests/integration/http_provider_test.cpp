@@ -22,6 +22,7 @@
 #include "tests/support/anvil.hpp"
 #include "tests/support/fault_proxy.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/task.hpp"
 #include "tests/support/vectors.hpp"
 
 using namespace vigil;
@@ -30,30 +31,9 @@ using vigil::test::Anvil;
 using vigil::test::FaultProxy;
 using vigil::test::hex;
 using vigil::test::HttpFault;
+using vigil::test::run;
 
 namespace {
-
-// Runs `task` on `ioc` until it finishes; a task still running after `limit` fails the
-// test (its state is shared, so nothing dangles if it finishes later).
-template <class T>
-T run(net::io_context& ioc, Task<T> task, std::chrono::seconds limit = 60s) {
-    struct State {
-        std::optional<T> value;
-        std::exception_ptr error;
-    };
-    auto state = std::make_shared<State>();
-    // Stops at once when done: curl may keep a timer armed (idle connection upkeep).
-    net::co_spawn(ioc, std::move(task), [state, &ioc](std::exception_ptr e, T v) {
-        state->error = e;
-        if (!e) state->value.emplace(std::move(v));
-        ioc.stop();
-    });
-    ioc.restart();
-    ioc.run_for(limit);
-    if (state->error) std::rethrow_exception(state->error);
-    if (!state->value) throw std::runtime_error("task still running after the time limit");
-    return std::move(*state->value);
-}
 
 // Lets `d` pass on the chain's io_context (demotions and rate limits are timed).
 void pause(net::io_context& ioc, std::chrono::milliseconds d) {
@@ -165,13 +145,7 @@ struct Chain {
     }
 
     // Deploys tests/contracts/RpcFixture.bin from dev account 0.
-    Address deploy_fixture() {
-        // --create takes the rest of the line, so the RPC URL goes first.
-        const auto out = nlohmann::json::parse(
-            test::cast({"send", "--json", "--rpc-url", anvil.http_url(), "--private-key",
-                        Anvil::kDevKey0, "--create", read_text(contract_path("RpcFixture.bin"))}));
-        return address(out.at("contractAddress").get<std::string>());
-    }
+    Address deploy_fixture() { return address(anvil.deploy("RpcFixture.bin")); }
 
     // One transaction from dev account 0 calling fixture.ping(count): `count` logs in one
     // new block (anvil mines each transaction at once).

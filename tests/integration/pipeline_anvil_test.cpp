@@ -5,7 +5,6 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
-#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "agent/pipeline.hpp"
@@ -25,14 +24,6 @@ using test::Anvil;
 namespace {
 
 constexpr uint64_t kGwei = 1'000'000'000;
-
-std::string fixture_code() {
-    std::ifstream in(std::string(VIGIL_CONTRACTS_DIR) + "/PipelineFixture.bin");
-    std::string text;
-    in >> text;
-    if (text.empty()) throw std::runtime_error("PipelineFixture.bin missing");
-    return text;
-}
 
 const vigil::abi::Function& hit_function() {
     static const vigil::abi::Function f = *vigil::abi::parse_function("hit(uint256)");
@@ -73,10 +64,7 @@ public:
               RpcProviderConfig{{read_proxy ? read_proxy->http_url() : anvil.http_url()}, {}, {}}),
           journal(open_journal(dir.path())),
           log(log_text, LogFormat::text, LogLevel::debug) {
-        const auto deployed = nlohmann::json::parse(
-            test::cast({"send", "--json", "--rpc-url", anvil.http_url(), "--private-key",
-                        Anvil::kDevKey0, "--create", fixture_code()}));
-        fixture = *parse_address(deployed.at("contractAddress").get<std::string>());
+        fixture = *parse_address(anvil.deploy("PipelineFixture.bin"));
         keeper = *parse_address(Anvil::kDevAddress1);
         signers.emplace("keeper", dev_signer(Anvil::kDevKey1));
         Allowlist allow;

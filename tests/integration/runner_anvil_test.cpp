@@ -6,9 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <fstream>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
 
@@ -99,13 +97,6 @@ private:
     std::string signer_;
 };
 
-std::string fixture_code() {
-    std::ifstream in(std::string(VIGIL_CONTRACTS_DIR) + "/PipelineFixture.bin");
-    std::string text;
-    in >> text;
-    return text;
-}
-
 std::unique_ptr<keys::Signer> keeper_signer() {
     const Bytes key = test::hex(Anvil::kDevKey1);
     auto signer =
@@ -118,10 +109,7 @@ std::unique_ptr<keys::Signer> keeper_signer() {
 TEST(runner_anvil, blocks_flow_from_the_stream_through_a_strategy_to_included_transactions) {
     Anvil anvil({"--block-time", "1"});
     test::TempDir dir;
-    const auto deployed = nlohmann::json::parse(
-        test::cast({"send", "--json", "--rpc-url", anvil.http_url(), "--private-key",
-                    Anvil::kDevKey0, "--create", fixture_code()}));
-    const Address fixture = *parse_address(deployed.at("contractAddress").get<std::string>());
+    const Address fixture = *parse_address(anvil.deploy("PipelineFixture.bin"));
 
     config::Config config;
     config.state_dir = dir.path();

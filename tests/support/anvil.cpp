@@ -1,5 +1,7 @@
 #include "tests/support/anvil.hpp"
 
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 
 namespace vigil::test {
@@ -32,6 +34,18 @@ std::string Anvil::cast(std::vector<std::string> args) const {
     args.push_back("--rpc-url");
     args.push_back(http_url());
     return test::cast(args);
+}
+
+std::string Anvil::deploy(const std::string& bin_file) const {
+    const std::string path = std::string(VIGIL_CONTRACTS_DIR) + "/" + bin_file;
+    std::ifstream in(path);
+    std::string code;
+    in >> code;
+    if (code.empty()) throw std::runtime_error("no creation code in " + path);
+    // --create takes the rest of the line, so the RPC URL goes first.
+    const auto sent = nlohmann::json::parse(test::cast(
+        {"send", "--json", "--rpc-url", http_url(), "--private-key", kDevKey0, "--create", code}));
+    return sent.at("contractAddress").get<std::string>();
 }
 
 }  // namespace vigil::test

@@ -19,6 +19,9 @@ public:
     /// Runs `cast ARGS... --rpc-url <this anvil>` and returns stdout without the trailing
     /// newline; a non-zero exit fails the calling test with cast's stderr.
     std::string cast(std::vector<std::string> args) const;
+    /// Deploys the creation code in tests/contracts/<bin_file> (0x-hex) from dev account 0
+    /// and returns the new contract's address (as EIP-55 text, for cast).
+    std::string deploy(const std::string& bin_file) const;
 
     /// anvil's default (test-only, publicly known) development accounts.
     static constexpr const char* kDevKey0 =
