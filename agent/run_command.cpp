@@ -161,6 +161,9 @@ int run_command(std::span<const std::string_view> args, std::ostream& out, std::
     if (auto* code = std::get_if<int>(&planned)) return *code;
     Plan& p = std::get<Plan>(planned);
 
+    if (p.config.metrics)
+        log.warn("metrics.not_served", {{"listen", p.config.metrics->listen},
+                                        {"detail", "this build has no metrics server yet"}});
     std::vector<std::unique_ptr<agent::ChainRunner>> runners;
     for (auto& [chain, strategies] : p.chains)
         runners.push_back(std::make_unique<agent::ChainRunner>(
