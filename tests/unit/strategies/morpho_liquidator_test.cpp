@@ -574,6 +574,24 @@ TEST(morpho_liquidator, no_second_intent_while_in_flight_then_new_keys) {
     EXPECT_EQ(intents[0].idempotency_key, rig.key(kAlice, 1));
 }
 
+TEST(morpho_liquidator, forgets_an_intent_without_outcome_after_the_timeout) {
+    Rig rig;
+    auto& c = rig.chain;
+    open_book(c);
+    c.mine();
+    rig.start();
+    c.prices[c.params.oracle] = 1'900 * kOraclePriceScale;
+    ASSERT_EQ(rig.block().size(), 1u);
+    // No outcome ever comes (e.g. the journal skipped a key it had finished): after the
+    // deadline and 20 blocks more, the key is retired and the position proposed again.
+    for (int i = 0; i < 25; ++i) ASSERT_TRUE(rig.block().empty()) << "block " << i;
+    const auto intents = rig.block();
+    ASSERT_EQ(intents.size(), 1u);
+    EXPECT_EQ(intents[0].idempotency_key, rig.key(kAlice, 0) + "/retry1");
+    EXPECT_TRUE(rig.logged("morpho.intent_forgotten"));
+    EXPECT_FALSE(run(rig.make()->start(rig.context, c.number, c.number - 1)).has_value());
+}
+
 TEST(morpho_liquidator, approves_first_when_the_allowance_is_short) {
     Rig rig;
     auto& c = rig.chain;
