@@ -361,7 +361,10 @@ void crash_loop(const CrashRig& rig, const KillPlan& plan, std::mt19937_64& rng,
     std::cout << "warnings and errors logged:\n";
     for (const auto& [what, n] : report.alerts) std::cout << "  " << what << ": " << n << "\n";
     ASSERT_TRUE(report.last.exited_ok())
-        << "the last run failed, status " << report.last.status << ":\n"
+        << "the last run "
+        << (report.last.hung ? "did not finish within the run limit"
+                             : "failed, status " + std::to_string(report.last.status))
+        << ":\n"
         << report.last.log;
 }
 
