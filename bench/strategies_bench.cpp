@@ -25,6 +25,7 @@
 #include "strategies/morpho/book.hpp"
 #include "strategies/morpho/liquidator.hpp"
 #include "strategies/morpho/math.hpp"
+#include "tests/support/stub_provider.hpp"
 
 using namespace vigil;
 using namespace vigil::morpho;
@@ -239,7 +240,7 @@ BENCHMARK(mirror_bytes_per_position)->Unit(benchmark::kMillisecond)->Iterations(
 
 // The node, in memory: answers the liquidator's per-block batch (market, price, rate,
 // balance, allowance) with Book()'s totals and a price the benchmark sets.
-class BatchOnlyProvider : public Provider {
+class BatchOnlyProvider : public test::StubProvider {
 public:
     u256 price = kPriceBefore;
     Task<std::vector<RpcResult<Bytes>>> call_batch(std::span<const CallRequest> requests,
@@ -265,46 +266,8 @@ public:
         h.timestamp = kTimestamp0 + 12 * h.number;
         co_return std::optional<BlockHeader>(h);
     }
-    static rpc::Failure none() {
-        return rpc::Failure{rpc::Errc::unavailable, "bench", {}, 0, std::nullopt, "unused"};
-    }
     Task<RpcResult<std::vector<Log>>> get_logs(const LogFilter&, uint64_t, uint64_t) override {
         co_return std::vector<Log>{};
-    }
-    Task<RpcResult<uint64_t>> chain_id() override { co_return unexpected(none()); }
-    Task<RpcResult<uint64_t>> block_number() override { co_return unexpected(none()); }
-    Task<RpcResult<std::vector<Log>>> get_block_logs(const LogFilter&, const Hash32&) override {
-        co_return unexpected(none());
-    }
-    Task<RpcResult<Bytes>> call(const CallRequest&, BlockId,
-                                std::span<const StateOverride>) override {
-        co_return unexpected(none());
-    }
-    Task<RpcResult<uint64_t>> estimate_gas(const CallRequest&, BlockId) override {
-        co_return unexpected(none());
-    }
-    Task<std::vector<RpcResult<uint64_t>>> estimate_gas_batch(std::span<const CallRequest>,
-                                                              BlockId) override {
-        co_return std::vector<RpcResult<uint64_t>>{};
-    }
-    Task<RpcResult<FeeHistory>> fee_history(uint64_t, BlockId, std::span<const double>) override {
-        co_return unexpected(none());
-    }
-    Task<RpcResult<u256>> max_priority_fee() override { co_return unexpected(none()); }
-    Task<RpcResult<uint64_t>> get_transaction_count(const Address&, BlockId) override {
-        co_return unexpected(none());
-    }
-    Task<RpcResult<Hash32>> send_raw_transaction(BytesView) override {
-        co_return unexpected(none());
-    }
-    Task<std::vector<RpcResult<Hash32>>> send_raw_transactions(std::span<const Bytes>) override {
-        co_return std::vector<RpcResult<Hash32>>{};
-    }
-    Task<RpcResult<std::optional<Receipt>>> get_transaction_receipt(const Hash32&) override {
-        co_return unexpected(none());
-    }
-    Task<RpcResult<Bytes>> get_code(const Address&, BlockId) override {
-        co_return unexpected(none());
     }
 };
 

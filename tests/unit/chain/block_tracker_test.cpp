@@ -9,6 +9,7 @@
 
 #include "chain/block_tracker.hpp"
 #include "chain/keccak.hpp"
+#include "tests/support/stub_provider.hpp"
 
 using namespace vigil;
 
@@ -24,7 +25,7 @@ rpc::Failure fake_failure(std::string detail) {
 /// A chain in memory: every block ever mined stays known by hash (as on a real node,
 /// until it forgets side chains); `canonical_` maps numbers to the current branch.
 /// Each block has one log from kTokenA and one from kTokenB.
-class FakeChain : public Provider {
+class FakeChain : public test::StubProvider {
 public:
     FakeChain() { mine_on(Hash32{}, 0); }
 
@@ -71,47 +72,7 @@ public:
         co_return out;
     }
 
-    // Not used by the tracker.
-    Task<RpcResult<uint64_t>> chain_id() override { co_return unexpected(fake_failure("unused")); }
     Task<RpcResult<uint64_t>> block_number() override { co_return head().number; }
-    Task<RpcResult<std::vector<Log>>> get_logs(const LogFilter&, uint64_t, uint64_t) override {
-        co_return unexpected(fake_failure("unused"));
-    }
-    Task<RpcResult<Bytes>> call(const CallRequest&, BlockId,
-                                std::span<const StateOverride>) override {
-        co_return unexpected(fake_failure("unused"));
-    }
-    Task<std::vector<RpcResult<Bytes>>> call_batch(std::span<const CallRequest>, BlockId) override {
-        co_return std::vector<RpcResult<Bytes>>{};
-    }
-    Task<RpcResult<uint64_t>> estimate_gas(const CallRequest&, BlockId) override {
-        co_return unexpected(fake_failure("unused"));
-    }
-    Task<RpcResult<FeeHistory>> fee_history(uint64_t, BlockId, std::span<const double>) override {
-        co_return unexpected(fake_failure("unused"));
-    }
-    Task<RpcResult<u256>> max_priority_fee() override {
-        co_return unexpected(fake_failure("unused"));
-    }
-    Task<RpcResult<uint64_t>> get_transaction_count(const Address&, BlockId) override {
-        co_return unexpected(fake_failure("unused"));
-    }
-    Task<RpcResult<Hash32>> send_raw_transaction(BytesView) override {
-        co_return unexpected(fake_failure("unused"));
-    }
-    Task<std::vector<RpcResult<Hash32>>> send_raw_transactions(std::span<const Bytes>) override {
-        co_return std::vector<RpcResult<Hash32>>{};
-    }
-    Task<std::vector<RpcResult<uint64_t>>> estimate_gas_batch(std::span<const CallRequest>,
-                                                              BlockId) override {
-        co_return std::vector<RpcResult<uint64_t>>{};
-    }
-    Task<RpcResult<std::optional<Receipt>>> get_transaction_receipt(const Hash32&) override {
-        co_return unexpected(fake_failure("unused"));
-    }
-    Task<RpcResult<Bytes>> get_code(const Address&, BlockId) override {
-        co_return unexpected(fake_failure("unused"));
-    }
 
 private:
     void mine_on(const Hash32& parent, uint64_t number) {

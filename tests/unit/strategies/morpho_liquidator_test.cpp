@@ -11,6 +11,7 @@
 #include "chain/abi.hpp"
 #include "chain/keccak.hpp"
 #include "strategies/morpho/liquidator.hpp"
+#include "tests/support/stub_provider.hpp"
 
 using namespace vigil;
 using namespace vigil::morpho;
@@ -60,13 +61,10 @@ rpc::Failure revert(std::string_view message) {
                         std::nullopt,
                         ""};
 }
-rpc::Failure unused() {
-    return rpc::Failure{rpc::Errc::timeout, "fake", {}, 0, std::nullopt, "unused"};
-}
 
 /// A Morpho deployment in memory: events become logs, market totals move as Morpho moves
 /// them (no interest: the IRM's rate is 0 unless set), and eth_calls answer from it.
-class FakeChain : public Provider {
+class FakeChain : public test::StubProvider {
 public:
     Address morpho = address_of("morpho");
     Address keeper = address_of("keeper");
@@ -225,42 +223,8 @@ public:
     }
     int rate_calls = 0;
 
-    // Not used by the strategy.
     Task<RpcResult<uint64_t>> chain_id() override { co_return 31337; }
     Task<RpcResult<uint64_t>> block_number() override { co_return number; }
-    Task<RpcResult<std::vector<Log>>> get_block_logs(const LogFilter&, const Hash32&) override {
-        co_return unexpected(unused());
-    }
-    Task<RpcResult<Bytes>> call(const CallRequest&, BlockId,
-                                std::span<const StateOverride>) override {
-        co_return unexpected(unused());
-    }
-    Task<RpcResult<uint64_t>> estimate_gas(const CallRequest&, BlockId) override {
-        co_return unexpected(unused());
-    }
-    Task<std::vector<RpcResult<uint64_t>>> estimate_gas_batch(std::span<const CallRequest>,
-                                                              BlockId) override {
-        co_return std::vector<RpcResult<uint64_t>>{};
-    }
-    Task<RpcResult<FeeHistory>> fee_history(uint64_t, BlockId, std::span<const double>) override {
-        co_return unexpected(unused());
-    }
-    Task<RpcResult<u256>> max_priority_fee() override { co_return unexpected(unused()); }
-    Task<RpcResult<uint64_t>> get_transaction_count(const Address&, BlockId) override {
-        co_return unexpected(unused());
-    }
-    Task<RpcResult<Hash32>> send_raw_transaction(BytesView) override {
-        co_return unexpected(unused());
-    }
-    Task<std::vector<RpcResult<Hash32>>> send_raw_transactions(std::span<const Bytes>) override {
-        co_return std::vector<RpcResult<Hash32>>{};
-    }
-    Task<RpcResult<std::optional<Receipt>>> get_transaction_receipt(const Hash32&) override {
-        co_return unexpected(unused());
-    }
-    Task<RpcResult<Bytes>> get_code(const Address&, BlockId) override {
-        co_return unexpected(unused());
-    }
 };
 
 template <class T>
