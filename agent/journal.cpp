@@ -52,7 +52,6 @@ CREATE TABLE attempts (
     included_block_hash BLOB
 );
 CREATE INDEX attempts_by_intent ON attempts (intent_key, nonce);
-CREATE INDEX attempts_by_signer ON attempts (chain_id, signer, state, nonce);
 CREATE TABLE nonces (
     chain_id INTEGER NOT NULL,
     signer BLOB NOT NULL,
@@ -88,6 +87,7 @@ enum Id : std::size_t {
     finish_intent,
     select_pending,
     select_intent,
+    select_intent_exists,
     select_attempts_of_intent,
     select_live_attempts,
     select_nonce,
@@ -124,6 +124,7 @@ std::array<std::string, sql::count> statement_texts() {
                         " FROM intents WHERE outcome IS NULL ORDER BY "
                         "(SELECT min(nonce) FROM attempts WHERE intent_key = intents.key), rowid";
     s[select_intent] = "SELECT " + intents + " FROM intents WHERE key = ?1";
+    s[select_intent_exists] = "SELECT 1 FROM intents WHERE key = ?1";
     s[select_attempts_of_intent] =
         "SELECT " + attempts + " FROM attempts WHERE intent_key = ?1 ORDER BY nonce, rowid";
     s[select_live_attempts] = "SELECT " + attempts +
@@ -608,8 +609,14 @@ Result<void, JournalError> Journal::record_wave(const Wave& wave) {
     });
 }
 
-Result<void, JournalError> Journal::mark_broadcast(const Hash32& tx_hash) {
-    return impl_->set_state(tx_hash, AttemptState::broadcast, std::nullopt, std::nullopt);
+Result<void, JournalError> Journal::mark_broadcast(std::span<const Hash32> tx_hashes) {
+    auto& d = *impl_;
+    return d.in_db_txn("mark broadcast", [&]() -> Result<void, JournalError> {
+        for (const Hash32& h : tx_hashes)
+            if (auto r = d.set_state(h, AttemptState::broadcast, std::nullopt, std::nullopt); !r)
+                return r;
+        return {};
+    });
 }
 
 Result<void, JournalError> Journal::mark_included(const Hash32& tx_hash, uint64_t block_number,
@@ -695,6 +702,25 @@ Result<std::optional<JournaledIntent>, JournalError> Journal::find_intent(
     if (out) {
         if (auto r = d.attach_attempts(*out); !r) return unexpected(r.error());
     }
+    return out;
+}
+
+Result<std::vector<bool>, JournalError> Journal::journaled(std::span<const std::string_view> keys) {
+    auto& d = *impl_;
+    std::vector<bool> out(keys.size(), false);
+    auto read = d.in_db_txn("journaled keys", [&]() -> Result<void, JournalError> {
+        for (std::size_t i = 0; i < keys.size(); ++i) {
+            Query q = d.query(sql::select_intent_exists);
+            q.bind(1, keys[i]);
+            const int rc = q.step();
+            if (rc == SQLITE_ROW)
+                out[i] = true;
+            else if (rc != SQLITE_DONE)
+                return unexpected(d.error(rc, "journaled keys"));
+        }
+        return {};
+    });
+    if (!read) return unexpected(read.error());
     return out;
 }
 

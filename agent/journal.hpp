@@ -121,10 +121,14 @@ public:
     /// wave nor journaled) or any failure, nothing of the wave is written.
     [[nodiscard]] Result<void, JournalError> record_wave(const Wave& wave);
 
-    /// State changes of one attempt, each its own durable db_txn; unknown_attempt if no
-    /// attempt has this hash. mark_broadcast also takes an included attempt back to broadcast
+    /// State changes of attempts, each call one durable db_txn; unknown_attempt if no
+    /// attempt has this hash (then nothing of the call is written). mark_broadcast takes a
+    /// whole wave's hashes at once, and also takes an included attempt back to broadcast
     /// (reorged out) and clears its block.
-    [[nodiscard]] Result<void, JournalError> mark_broadcast(const Hash32& tx_hash);
+    [[nodiscard]] Result<void, JournalError> mark_broadcast(std::span<const Hash32> tx_hashes);
+    [[nodiscard]] Result<void, JournalError> mark_broadcast(const Hash32& tx_hash) {
+        return mark_broadcast(std::span<const Hash32>(&tx_hash, 1));
+    }
     [[nodiscard]] Result<void, JournalError> mark_included(const Hash32& tx_hash,
                                                            uint64_t block_number,
                                                            const Hash32& block_hash);
@@ -145,6 +149,11 @@ public:
     /// Idempotency check before signing: nullopt if the key was never journaled.
     [[nodiscard]] Result<std::optional<JournaledIntent>, JournalError> find_intent(
         std::string_view idempotency_key);
+
+    /// For each key, whether an intent with it is journaled: the idempotency check of a
+    /// whole wave, in one transaction (one lock instead of one per key).
+    [[nodiscard]] Result<std::vector<bool>, JournalError> journaled(
+        std::span<const std::string_view> keys);
 
     /// nullopt if no wave or set_next_nonce has recorded one for (chain_id, signer).
     [[nodiscard]] Result<std::optional<uint64_t>, JournalError> next_nonce(uint64_t chain_id,

@@ -335,23 +335,24 @@ Task<void> TxPipeline::submit(std::vector<Intent> intents, const BlockHeader& he
     const bool killed = kill_switch_engaged();
     std::vector<Candidate> wave;
     wave.reserve(intents.size());
-    for (Intent& intent : intents) {
+    // The idempotency check: keys tracked now, repeated in the wave, or journaled before.
+    std::vector<std::string_view> keys;
+    keys.reserve(intents.size());
+    for (const Intent& intent : intents) keys.push_back(intent.idempotency_key);
+    auto journaled = journal_.journaled(keys);
+    for (std::size_t i = 0; i < intents.size(); ++i) {
+        Intent& intent = intents[i];
         const std::string& key = intent.idempotency_key;
-        const bool in_wave = std::any_of(wave.begin(), wave.end(), [&](const Candidate& c) {
-            return c.intent.idempotency_key == key;
-        });
-        if (in_wave || tracked_.contains(key)) {
-            log_.debug("intent.duplicate", {{"key", key}});
-            continue;
-        }
-        auto journaled = journal_.find_intent(key);
         if (!journaled) {
             drop(intent, OutcomeKind::dropped, head.number,
                  concat({"journal lookup failed: ", journaled.error().detail}));
             continue;
         }
-        if (journaled->has_value()) {
-            log_.debug("intent.duplicate", {{"key", key}, {"detail", "journaled before"}});
+        const bool in_wave = std::any_of(wave.begin(), wave.end(), [&](const Candidate& c) {
+            return c.intent.idempotency_key == key;
+        });
+        if (in_wave || tracked_.contains(key) || (*journaled)[i]) {
+            log_.debug("intent.duplicate", {{"key", key}});
             continue;
         }
         Slot* slot = slot_for(intent.signer);
@@ -529,6 +530,7 @@ Task<void> TxPipeline::broadcast(std::vector<Tracked*> batch) {
     auto results = co_await sender_.send_raw_transactions(raws);
     // `batch` may have gone stale while awaiting only if another call ran: the pipeline is
     // not re-entrant, but look the intents up again by key to stay safe.
+    std::vector<Attempt*> handed;  // signed, now accepted: one journal write for all
     for (std::size_t i = 0; i < keys.size(); ++i) {
         auto it = tracked_.find(keys[i]);
         if (it == tracked_.end()) continue;
@@ -540,9 +542,7 @@ Task<void> TxPipeline::broadcast(std::vector<Tracked*> batch) {
         switch (answer) {
             case SendAnswer::accepted:
             case SendAnswer::known:
-                if (a.state == AttemptState::signed_ &&
-                    journal_ok(journal_.mark_broadcast(a.tx_hash), "mark_broadcast"))
-                    a.state = AttemptState::broadcast;
+                if (a.state == AttemptState::signed_) handed.push_back(&a);
                 log_.info("tx.sent",
                           {{"key", t.intent.idempotency_key},
                            {"nonce", std::to_string(a.nonce)},
@@ -576,6 +576,10 @@ Task<void> TxPipeline::broadcast(std::vector<Tracked*> batch) {
                 break;
         }
     }
+    std::vector<Hash32> hashes;
+    for (const Attempt* a : handed) hashes.push_back(a->tx_hash);
+    if (hashes.empty() || !journal_ok(journal_.mark_broadcast(hashes), "mark_broadcast")) co_return;
+    for (Attempt* a : handed) a->state = AttemptState::broadcast;
 }
 
 Task<void> TxPipeline::on_block(const BlockEvent& event) {
