@@ -130,6 +130,11 @@ public:
         if (!found || !*found) return {};
         return (*found)->attempts;
     }
+    /// Waits until the newest attempt of `key` is mined: anvil may answer a send before
+    /// its automined block is in (cast receipt polls until it is).
+    void wait_mined(const std::string& key) {
+        anvil.cast({"receipt", to_hex(attempts(key).back().tx_hash), "status"});
+    }
     /// Steps block by block (mining each) until `n` outcomes are in, at most `blocks`.
     void settle(std::size_t n, int blocks = 10) {
         for (int i = 0; i < blocks && outcomes.size() < n; ++i) {
@@ -165,7 +170,8 @@ TEST(pipeline_anvil, simple_intent_is_simulated_signed_journaled_sent_and_includ
     Rig rig;
     rig.start();
     rig.submit({rig.intent(1)});
-    // Journaled before broadcast and sent: anvil mined it at once (automine).
+    // Journaled before broadcast and sent; anvil mines it (automine).
+    rig.wait_mined("test/hit/1");
     auto attempts = rig.attempts("test/hit/1");
     ASSERT_EQ(attempts.size(), 1u);
     EXPECT_EQ(attempts[0].state, AttemptState::broadcast);
@@ -202,6 +208,7 @@ TEST(pipeline_anvil, a_revert_in_simulation_is_reported_and_never_broadcast) {
     ASSERT_TRUE(journaled);
     EXPECT_FALSE(journaled->has_value());  // never signed, never journaled
     EXPECT_EQ(rig.nonce("pending"), 1u);   // only intent 8 was sent
+    rig.wait_mined("test/hit/8");
     EXPECT_EQ(rig.hits(8), 1u);
 }
 
@@ -403,8 +410,9 @@ TEST(pipeline_anvil, a_transaction_reorged_out_is_tracked_and_sent_again) {
     config.confirmations = 3;
     Rig rig(config);
     rig.start();
-    rig.submit({rig.intent(16)});  // mined at once
-    rig.step();                    // seen mined, not yet confirmed
+    rig.submit({rig.intent(16)});
+    rig.wait_mined("test/hit/16");
+    rig.step();  // seen mined, not yet confirmed
     const BlockHeader mined = rig.head();
     EXPECT_TRUE(rig.outcomes.empty());
     // anvil_reorg replaces the last block with an empty one; our tx is gone.
