@@ -20,10 +20,12 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -101,7 +103,8 @@ public:
                  bool dry_run)
         : log_path_(log), child_(argv(config, dry_run), log.string()) {}
 
-    /// The lines written so far: JSON log lines, and anything else as {"raw": text}.
+    /// The lines written so far: JSON log lines, and anything else as {"unparsed": text} (log lines
+    /// have an "event").
     const std::vector<json>& lines() {
         poll();
         return lines_;
@@ -143,22 +146,47 @@ public:
     }
     bool hung_on_stop() const { return hung_on_stop_; }
 
-    /// The whole log, for failure messages.
-    std::string text() const {
-        std::ifstream in(log_path_);
-        std::stringstream s;
-        s << in.rdbuf();
-        return s.str();
-    }
-
-    /// The log's lines at warn or error level, and its non-JSON lines.
-    std::string alerts() {
-        std::string out;
-        for (const json& line : lines())
-            if (line.contains("raw") || field(line, "level") == "warn" ||
-                field(line, "level") == "error")
-                out += line.dump() + "\n";
-        return out;
+    /// A short account of the log for failure messages: the count of lines per event,
+    /// then each distinct warning, error, strategy line (morpho.*) and non-JSON line once
+    /// with its count. A position's key and long numbers are left out of a detail, so that
+    /// one reason given for many positions or blocks is one line.
+    std::string summary() {
+        std::map<std::string, int> events;
+        std::vector<std::pair<std::string, int>> notable;
+        const auto note = [&notable](std::string text) {
+            const auto it = std::find_if(notable.begin(), notable.end(),
+                                         [&](const auto& n) { return n.first == text; });
+            if (it == notable.end())
+                notable.emplace_back(std::move(text), 1);
+            else
+                ++it->second;
+        };
+        for (const json& l : lines()) {
+            if (!l.contains("event")) {
+                note("output: " + field(l, "unparsed"));
+                continue;
+            }
+            const std::string event = field(l, "event"), level = field(l, "level");
+            ++events[event];
+            if (level != "warn" && level != "error" && !event.starts_with("morpho.")) continue;
+            std::string detail = field(l, "detail");
+            if (detail.starts_with("morpho/"))
+                if (const auto colon = detail.find(": "); colon != std::string::npos)
+                    detail = "<key>" + detail.substr(colon);
+            // Amounts move with every block's interest.
+            detail = std::regex_replace(detail, std::regex("\\b[0-9]{6,}\\b"), "<n>");
+            note(level + " " + event + " " + detail);
+        }
+        std::ostringstream out;
+        out << "  lines:";
+        for (const auto& [event, n] : events) out << " " << event << "=" << n;
+        out << "\n";
+        constexpr std::size_t kShown = 40;
+        for (std::size_t i = 0; i < notable.size() && i < kShown; ++i)
+            out << "  " << (notable[i].second > 1 ? std::to_string(notable[i].second) + "x " : "")
+                << notable[i].first << "\n";
+        if (notable.size() > kShown) out << "  ... and " << notable.size() - kShown << " more\n";
+        return out.str();
     }
 
 private:
@@ -178,7 +206,7 @@ private:
             const std::string line = chunk.substr(start, nl - start);
             if (line.empty()) continue;
             json parsed = json::parse(line, nullptr, false);
-            lines_.push_back(parsed.is_object() ? std::move(parsed) : json{{"raw", line}});
+            lines_.push_back(parsed.is_object() ? std::move(parsed) : json{{"unparsed", line}});
         }
         consumed_ += start;
     }
@@ -189,28 +217,6 @@ private:
     std::vector<json> lines_;
     bool hung_on_stop_ = false;
 };
-
-/// The strategy's own lines (morpho.*), each text once with its count, for failure messages.
-std::string strategy_lines(VigilProcess& vigil) {
-    std::vector<std::pair<std::string, int>> seen;
-    for (const json& l : vigil.lines()) {
-        const std::string event = field(l, "event");
-        if (!event.starts_with("morpho.")) continue;
-        // Per-block keys ("morpho/approve/<token>/<block>") would make every line unique.
-        std::string text = event + " " + field(l, "detail");
-        if (event.starts_with("morpho.approve")) text = event;
-        const auto it =
-            std::find_if(seen.begin(), seen.end(), [&](const auto& s) { return s.first == text; });
-        if (it == seen.end())
-            seen.emplace_back(std::move(text), 1);
-        else
-            ++it->second;
-    }
-    std::string out;
-    for (const auto& [text, n] : seen)
-        out += "  " + (n > 1 ? std::to_string(n) + "x " : std::string()) + text + "\n";
-    return out;
-}
 
 /// One Liquidate event of Morpho.
 struct Liquidation {
@@ -265,7 +271,7 @@ public:
     static void expect_following(VigilProcess& vigil) {
         const auto connected = vigil.wait_for(
             [](const json& l) { return is_event(l, "stream.connected"); }, kStartWait);
-        ASSERT_TRUE(connected) << "vigil did not start following the chain:\n" << vigil.text();
+        ASSERT_TRUE(connected) << "vigil did not start following the chain:\n" << vigil.summary();
     }
 
     /// Both oracles' setPrice to kDropToBps of the fixture's price, sent together; returns
@@ -389,8 +395,8 @@ public:
     }
 
     /// Waits until each of `expected` has a Liquidate event and is no longer liquidatable,
-    /// or `limit` runs out; returns whether they all got there.
-    bool wait_until_liquidated(const std::set<std::size_t>& expected,
+    /// or `limit` runs out, or `vigil` ends; returns whether they all got there.
+    bool wait_until_liquidated(const std::set<std::size_t>& expected, VigilProcess& vigil,
                                std::chrono::milliseconds limit) {
         const auto until = std::chrono::steady_clock::now() + limit;
         for (;;) {
@@ -402,7 +408,7 @@ public:
                     return !is_healthy_on_chain(b, BlockTag::latest);
                 });
             if (all) return true;
-            if (std::chrono::steady_clock::now() >= until) return false;
+            if (vigil.exited() || std::chrono::steady_clock::now() >= until) return false;
             std::this_thread::sleep_for(std::chrono::milliseconds(250));
         }
     }
@@ -511,7 +517,9 @@ void MorphoRun::expect_liquidated_exactly(const BookAt& at_drop, const u256& loa
 
 /// Expects `txs` to be the keeper's whole history: nonces 0..n-1 in order, the approval
 /// of the loan token first, then only liquidate calls to Morpho, every one successful, and no
-/// borrower liquidated by two of them.
+/// borrower liquidated by two of them. No revert is excused: nobody else liquidates here, so
+/// a reverted liquidation is one of vigil's own (a second one for a position it already
+/// liquidated reverts with "position is healthy").
 void expect_clean_keeper_history(MorphoRun& run, const std::vector<KeeperTx>& txs,
                                  const std::string& logs) {
     const auto& d = run.d();
@@ -524,12 +532,15 @@ void expect_clean_keeper_history(MorphoRun& run, const std::vector<KeeperTx>& tx
     };
     ASSERT_FALSE(txs.empty());
     std::map<Address, int> liquidations_of;
+    std::ostringstream reverted;
     for (std::size_t i = 0; i < txs.size(); ++i) {
         const KeeperTx& tx = txs[i];
         SCOPED_TRACE("keeper tx " + to_hex(tx.hash) + " nonce " + std::to_string(tx.nonce) +
                      " in block " + std::to_string(tx.block_number));
         EXPECT_EQ(tx.nonce, i) << "the keeper's mined nonces are not 0, 1, 2, ...";
-        EXPECT_TRUE(tx.success) << "reverted; the runs' warnings:\n" << logs;
+        if (!tx.success)
+            reverted << "  " << to_hex(tx.hash) << " nonce " << tx.nonce << " block "
+                     << tx.block_number << "\n";
         if (i == 0) {
             EXPECT_EQ(tx.to, d.loan_token);
             EXPECT_TRUE(has_selector(tx, approve)) << "the first tx is not the approval";
@@ -544,6 +555,8 @@ void expect_clean_keeper_history(MorphoRun& run, const std::vector<KeeperTx>& tx
         EXPECT_EQ(++liquidations_of[borrower], 1)
             << "borrower " << to_checksum(borrower) << " liquidated by a second transaction";
     }
+    EXPECT_EQ(reverted.str(), "") << "the keeper mined reverted transactions; the runs' logs:\n"
+                                  << logs;
     EXPECT_EQ(run.keeper_nonce(BlockTag::latest), txs.size());
     EXPECT_EQ(run.keeper_nonce(BlockTag::pending), txs.size()) << "a keeper tx is still pending";
 }
@@ -565,7 +578,7 @@ TEST(morpho_run, liquidates_every_liquidatable_borrower_and_none_of_the_healthy)
         ASSERT_GT(std::abs(at_drop.health[b] - 1), kMinHealthMargin)
             << "borrower " << b << " sits on the line (health " << at_drop.health[b]
             << "): choose another kDropToBps";
-    const bool done = run.wait_until_liquidated(at_drop.liquidatable, kLiquidationWait);
+    const bool done = run.wait_until_liquidated(at_drop.liquidatable, *vigil, kLiquidationWait);
     const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - started);
     run.wait_blocks(2);  // a duplicate sent late would land now
@@ -573,9 +586,9 @@ TEST(morpho_run, liquidates_every_liquidatable_borrower_and_none_of_the_healthy)
     EXPECT_FALSE(vigil->hung_on_stop()) << "vigil did not stop within 15 s of SIGINT";
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
         << "vigil run ended with status " << status << ":\n"
-        << vigil->alerts();
+        << vigil->summary();
     EXPECT_TRUE(done) << "not every liquidatable borrower was liquidated within 60 s:\n"
-                      << vigil->alerts();
+                      << vigil->summary();
     std::cout << "[ vigil ] price drop to last liquidation seen: " << took.count() << " ms\n";
     const auto& lines = vigil->lines();
     EXPECT_TRUE(std::any_of(lines.begin(), lines.end(), [](const json& l) {
@@ -583,15 +596,29 @@ TEST(morpho_run, liquidates_every_liquidatable_borrower_and_none_of_the_healthy)
     })) << "no chain.stopped line after SIGINT";
 
     run.expect_liquidated_exactly(at_drop, loan_before);
-    expect_clean_keeper_history(run, run.keeper_txs(), vigil->alerts());
+    expect_clean_keeper_history(run, run.keeper_txs(), vigil->summary());
 }
 
-TEST(morpho_run, dry_run_sends_nothing_and_prints_the_liquidations) {
+namespace {
+
+enum class Allowance { none, given };
+
+/// `vigil run --dry-run` through the drop: no transaction, no Liquidate, and one tx.dry_run
+/// line per liquidatable borrower with its estimated profit. With Allowance::given the
+/// keeper has approved Morpho before vigil starts, so no approval is needed.
+void expect_dry_run_prints_the_liquidations(Allowance allowance) {
     MorphoRun run;
+    if (allowance == Allowance::given) {
+        const auto keeper = test::signer_from_hex(Anvil::kDevKey1);
+        run.chain().transact(keeper, run.d().loan_token,
+                             test::calldata("approve(address,uint256)",
+                                            {run.d().morpho, std::numeric_limits<u256>::max()}),
+                             100'000);
+    }
     const uint64_t nonce_before = run.keeper_nonce(BlockTag::latest);
     auto vigil = run.start("dry", /*dry_run=*/true);
     MorphoRun::expect_following(*vigil);
-    if (HasFatalFailure()) return;
+    if (::testing::Test::HasFatalFailure()) return;
 
     const BookAt at_drop = run.book_at(run.drop_prices());
     ASSERT_FALSE(at_drop.liquidatable.empty());
@@ -614,7 +641,7 @@ TEST(morpho_run, dry_run_sends_nothing_and_prints_the_liquidations) {
     const int status = vigil->stop(SIGINT);
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
         << "vigil run --dry-run ended with status " << status << ":\n"
-        << vigil->alerts();
+        << vigil->summary();
 
     EXPECT_EQ(run.keeper_nonce(BlockTag::latest), nonce_before);
     EXPECT_EQ(run.keeper_nonce(BlockTag::pending), nonce_before);
@@ -627,11 +654,10 @@ TEST(morpho_run, dry_run_sends_nothing_and_prints_the_liquidations) {
     std::size_t dry_run_lines = 0;
     std::ostringstream shown;
     for (const json& l : vigil->lines())
-        if (is_event(l, "tx.dry_run")) {
-            ++dry_run_lines;
+        if (is_event(l, "tx.dry_run") && ++dry_run_lines <= 10)
             shown << "  " << field(l, "key") << " expected_profit_wei "
                   << field(l, "expected_profit_wei") << "\n";
-        }
+    if (dry_run_lines > 10) shown << "  ... and " << dry_run_lines - 10 << " more\n";
     std::vector<std::size_t> missing;
     for (const auto& [address, b] : expected) {
         const auto it = printed.find(address);
@@ -648,15 +674,30 @@ TEST(morpho_run, dry_run_sends_nothing_and_prints_the_liquidations) {
     EXPECT_TRUE(missing.empty()) << missing.size() << " of " << expected.size()
                                  << " liquidatable borrowers have no tx.dry_run line; the "
                                  << dry_run_lines << " tx.dry_run lines:\n"
-                                 << shown.str() << "the strategy's other lines:\n"
-                                 << strategy_lines(*vigil);
+                                 << shown.str() << "the log:\n"
+                                 << vigil->summary();
     for (const auto& [address, line] : printed)
         EXPECT_TRUE(expected.contains(address)) << "a healthy borrower in " << line.dump();
     std::cout << "[ vigil ] " << dry_run_lines << " tx.dry_run lines for " << expected.size()
               << " liquidatable borrowers\n";
 }
 
-TEST(morpho_run, sigkill_in_a_liquidation_wave_then_restart_liquidates_each_once) {
+}  // namespace
+
+TEST(morpho_run, dry_run_sends_nothing_and_prints_the_liquidations) {
+    expect_dry_run_prints_the_liquidations(Allowance::none);
+}
+
+// The same with the approval already on chain: the liquidations need no approval first.
+TEST(morpho_run, dry_run_with_the_allowance_given_prints_the_liquidations) {
+    expect_dry_run_prints_the_liquidations(Allowance::given);
+}
+
+/// Where the first run is killed: at the first line of this event for a liquidation.
+class morpho_run_sigkill : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(morpho_run_sigkill, in_a_liquidation_wave_then_restart_liquidates_each_once) {
+    const std::string kill_at = GetParam();
     MorphoRun run;
     const u256 loan_before = run.balance_of(run.d().loan_token, run.d().keeper);
     auto first = run.start("1");
@@ -664,15 +705,16 @@ TEST(morpho_run, sigkill_in_a_liquidation_wave_then_restart_liquidates_each_once
     if (HasFatalFailure()) return;
 
     const uint64_t drop_block = run.drop_prices();
-    // The first liquidation the pipeline reports sent: the rest of its wave is in the
-    // node's pool, on its way there, or not yet answered.
     const auto sent = first->wait_for(
-        [](const json& l) {
-            return is_event(l, "tx.sent") && !borrower_of_key(field(l, "key")).empty();
+        [&](const json& l) {
+            if (!is_event(l, kill_at)) return false;
+            // tx.sent names the key; morpho.liquidation starts its detail with it.
+            const std::string key = kill_at == "tx.sent" ? field(l, "key") : field(l, "detail");
+            return !borrower_of_key(key.substr(0, key.find(':'))).empty();
         },
         std::chrono::seconds(30));
     const int killed = first->stop(SIGKILL);
-    ASSERT_TRUE(sent) << "no liquidation was sent:\n" << first->text();
+    ASSERT_TRUE(sent) << "no " << kill_at << " line for a liquidation:\n" << first->summary();
     EXPECT_TRUE(WIFSIGNALED(killed) && WTERMSIG(killed) == SIGKILL);
     // Morpho's answer at the drop block, read after the kill so that it cannot delay it.
     const BookAt at_drop = run.book_at(drop_block);
@@ -688,15 +730,28 @@ TEST(morpho_run, sigkill_in_a_liquidation_wave_then_restart_liquidates_each_once
     auto second = run.start("2");
     MorphoRun::expect_following(*second);
     if (HasFatalFailure()) return;
-    const bool done = run.wait_until_liquidated(at_drop.liquidatable, kLiquidationWait);
+    const bool done = run.wait_until_liquidated(at_drop.liquidatable, *second, kLiquidationWait);
     run.wait_blocks(3);
     const int status = second->stop(SIGINT);
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
         << "the restarted vigil ended with status " << status << ":\n"
-        << second->alerts();
+        << second->summary();
     EXPECT_TRUE(done) << "not every liquidatable borrower was liquidated:\n"
-                      << first->alerts() << second->alerts();
+                      << first->summary() << second->summary();
 
+    // How the restart found things: what it resumed from the journal, what it sent anew.
+    const std::string counts = second->summary();
+    std::cout << "[ vigil ] restarted run, " << counts.substr(2, counts.find('\n') - 2) << "\n";
     run.expect_liquidated_exactly(at_drop, loan_before);
-    expect_clean_keeper_history(run, run.keeper_txs(), first->alerts() + second->alerts());
+    expect_clean_keeper_history(run, run.keeper_txs(), first->summary() + second->summary());
 }
+
+// tx.sent: the wave's batch has been answered and is being marked broadcast in the journal,
+// one by one. morpho.liquidation: the strategy has just planned the wave, which is on its way
+// through simulation, signing and the journal to the node: the kill lands before or after the
+// journal write or the send, depending on timing.
+INSTANTIATE_TEST_SUITE_P(morpho_run, morpho_run_sigkill,
+                         ::testing::Values("tx.sent", "morpho.liquidation"), [](const auto& info) {
+                             return std::string(info.param) == "tx.sent" ? "at_first_tx_sent"
+                                                                         : "at_first_plan";
+                         });
