@@ -330,3 +330,48 @@ TEST(morpho_math, best_liquidation_respects_the_repay_cap) {
     // A cap below one unit's repayment allows nothing.
     EXPECT_FALSE(best_liquidation(b.market, b.position, b.lltv, b.price, u256(0))->has_value());
 }
+
+// The plan by amount is the largest feasible seizure: feasible itself, one more unit not
+// (more than the position's shares, more than the cap, or more collateral than it has).
+// Random positions, prices and caps, so that each bound binds in some of them.
+TEST(morpho_math, best_liquidation_by_amount_is_the_largest_feasible_seizure) {
+    std::mt19937_64 rng(11);
+    const auto draw = [&](uint64_t lo, uint64_t hi) {
+        return std::uniform_int_distribution<uint64_t>(lo, hi)(rng);
+    };
+    int by_amount = 0, capped = 0;
+    for (int i = 0; i < 3'000; ++i) {
+        Book b;
+        b.market.total_supply_assets = u256(1'000'000'000) * kE18;
+        b.market.total_supply_shares = b.market.total_supply_assets * 1'000'000;
+        b.market.total_borrow_assets = u256(800'000'000) * kE18;
+        b.market.total_borrow_shares = b.market.total_borrow_assets * 1'000'000 / 3;
+        b.position.collateral = u256(draw(1, 1'000'000)) * kE18 / draw(1, 1'000);
+        b.price = u256(draw(1, 2'000)) * kOraclePriceScale / draw(1, 100);
+        // Debt between 100% and 160% of the borrowing limit: unhealthy, sometimes under water.
+        const u256 limit = b.position.collateral * b.price / kOraclePriceScale * b.lltv / kWad;
+        const u256 debt = limit * draw(1'001, 1'600) / 1'000;
+        b.position.borrow_shares =
+            *to_shares_up(debt, b.market.total_borrow_assets, b.market.total_borrow_shares);
+        std::optional<u256> cap;
+        if (i % 3 == 0) cap = u256(draw(1, 1'000'000)) * kE18 / draw(1, 100'000);
+        const auto plan = best_liquidation(b.market, b.position, b.lltv, b.price, cap);
+        ASSERT_TRUE(plan.has_value()) << i;
+        if (!*plan || (*plan)->seized_assets == 0) continue;
+        ++by_amount;
+        const u256 seized = (*plan)->seized_assets;
+        const auto feasible = [&](const u256& amount) {
+            Market m = b.market;
+            Position p = b.position;
+            const auto done = liquidate(m, p, b.lltv, b.price, amount, 0);
+            return done && (!cap || done->repaid_assets <= *cap);
+        };
+        ASSERT_TRUE(feasible(seized)) << i;
+        if (seized < b.position.collateral) {
+            ASSERT_FALSE(feasible(seized + 1)) << i;
+            if (cap) ++capped;
+        }
+    }
+    EXPECT_GT(by_amount, 300);  // the cases exist, and the caps bind in some
+    EXPECT_GT(capped, 50);
+}
