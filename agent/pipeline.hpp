@@ -122,6 +122,11 @@ private:
     struct Slot;
     struct Tracked;
     struct Candidate;
+    /// A transaction of a wave, nonce assigned, not yet signed.
+    struct Unsigned {
+        Slot* slot;
+        TxEnvelope tx;
+    };
 
     Slot* slot_for(std::string_view signer);
     Task<void> refresh_fees(const BlockHeader& head);
@@ -129,6 +134,11 @@ private:
     void drop(const Intent& intent, OutcomeKind kind, uint64_t block, std::string detail);
     Result<Attempt, std::string> sign(Slot& slot, const std::string& key, const TxEnvelope& tx,
                                       const Fees& fees);
+    /// Signs a wave (intents[i] as txs[i]), the larger ones on two threads; the first
+    /// signer error fails the whole wave.
+    Result<std::vector<Attempt>, std::string> sign_wave(std::span<const Unsigned> txs,
+                                                        std::span<const Intent> intents,
+                                                        const Fees& fees);
     TxEnvelope envelope(uint64_t nonce, const Fees& fees, uint64_t gas_limit, const Address& to,
                         const u256& value, const Bytes& data) const;
     Task<void> broadcast(std::vector<Tracked*> batch);

@@ -446,3 +446,20 @@ TEST(pipeline_anvil, with_a_private_relay_every_broadcast_goes_to_it) {
     EXPECT_GT(rig.read_proxy->received("eth_getTransactionCount"), 0u);
     EXPECT_EQ(rig.relay_proxy->received("eth_getTransactionCount"), 0u);
 }
+
+TEST(pipeline_anvil, a_large_wave_is_signed_on_two_threads_with_consecutive_nonces) {
+    Rig rig;
+    rig.start();
+    rig.automine(false);
+    std::vector<Intent> wave;
+    for (uint64_t id = 20; id < 32; ++id) wave.push_back(rig.intent(id));
+    rig.submit(wave);
+    for (uint64_t id = 20; id < 32; ++id)
+        EXPECT_EQ(rig.attempts("test/hit/" + std::to_string(id)).at(0).nonce, id - 20);
+    rig.mine();
+    rig.settle(12);
+    ASSERT_EQ(rig.outcomes.size(), 12u) << rig.log_text.str();
+    for (const Reported& r : rig.outcomes) EXPECT_EQ(r.outcome.kind, OutcomeKind::included);
+    for (uint64_t id = 20; id < 32; ++id) EXPECT_EQ(rig.hits(id), 1u);
+    EXPECT_EQ(rig.nonce(), 12u);
+}
