@@ -448,14 +448,19 @@ TEST(pipeline_anvil, with_a_private_relay_every_broadcast_goes_to_it) {
 }
 
 TEST(pipeline_anvil, a_large_wave_is_signed_on_two_threads_with_consecutive_nonces) {
-    Rig rig;
+    PipelineConfig config;
+    config.max_inflight_txs = 16;
+    Rig rig(config);
     rig.start();
     rig.automine(false);
     std::vector<Intent> wave;
     for (uint64_t id = 20; id < 32; ++id) wave.push_back(rig.intent(id));
     rig.submit(wave);
-    for (uint64_t id = 20; id < 32; ++id)
-        EXPECT_EQ(rig.attempts("test/hit/" + std::to_string(id)).at(0).nonce, id - 20);
+    for (uint64_t id = 20; id < 32; ++id) {
+        const auto attempts = rig.attempts("test/hit/" + std::to_string(id));
+        ASSERT_EQ(attempts.size(), 1u) << rig.log_text.str();
+        EXPECT_EQ(attempts[0].nonce, id - 20);
+    }
     rig.mine();
     rig.settle(12);
     ASSERT_EQ(rig.outcomes.size(), 12u) << rig.log_text.str();
