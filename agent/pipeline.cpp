@@ -518,8 +518,12 @@ Task<void> TxPipeline::submit(std::vector<Intent> intents, const BlockHeader& he
                                                    : "none"},
                        {"tx", to_hex(a.tx_hash)},
                        {"raw", to_hex(a.raw_tx)}});
-            Outcome outcome{intent.idempotency_key, OutcomeKind::dropped, a.tx_hash, head.number,
-                            "dry-run: signed and journaled, not broadcast"};
+            Outcome outcome{intent.idempotency_key,
+                            OutcomeKind::dropped,
+                            a.tx_hash,
+                            head.number,
+                            "dry-run: signed and journaled, not broadcast",
+                            true};
             journal_ok(journal_.finish_intent(outcome), "finish_intent");
             if (on_outcome_) on_outcome_(intent.strategy, outcome);
         }

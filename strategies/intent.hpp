@@ -56,6 +56,9 @@ struct Outcome {
     std::optional<Hash32> tx_hash;
     uint64_t block_number = 0;  ///< where it was included or decided
     std::string detail;         ///< the decoded revert reason, the rule that dropped it, ...
+    /// A dry run's outcome (kind dropped): signed and journaled, never sent. A strategy may
+    /// treat the intent as sent (not propose it again) for the rest of the run.
+    bool dry_run = false;
 };
 
 }  // namespace vigil

@@ -600,10 +600,13 @@ void MorphoLiquidator::plan_liquidations(const BlockHeader& header, std::vector<
         on_outcome(forgotten);  // erases the entry and retires the key
     }
 
-    const auto skip = [this](const std::string& base, std::string reason) {
+    // One line per position and reason; `detail` (amounts that move every block) is logged
+    // with the reason but does not make a new line.
+    const auto skip = [this](const std::string& base, std::string reason,
+                             const std::string& detail = {}) {
         auto& last = skip_logged_[base];
-        if (last == reason) return;  // one line per position and reason
-        log("morpho.skip", base + ": " + reason);
+        if (last == reason) return;
+        log("morpho.skip", base + ": " + reason + (detail.empty() ? "" : ": " + detail));
         last = std::move(reason);
     };
 
@@ -748,10 +751,24 @@ void MorphoLiquidator::plan_liquidations(const BlockHeader& header, std::vector<
                                    " liquidatable positions left for the next blocks (at most " +
                                    std::to_string(kMaxLiquidationsPerBlock) + " per block)");
 
+    // The plan of a candidate, for the intent's reason and the log.
+    const auto describe = [&](const Candidate& c) {
+        return "health " + fixed(c.health) + " < 1 in market " + to_hex(markets_[c.market].id) +
+               ": seize " + to_string(c.plan.expected.seized_assets) + " collateral worth " +
+               to_string(c.plan.seized_value) + ", repay " +
+               to_string(c.plan.expected.repaid_assets) + " (" +
+               to_string(c.plan.expected.repaid_shares) + " shares), profit " +
+               c.plan.profit.str() + " loan units" +
+               (c.plan.expected.bad_debt_shares > 0 ? ", realises bad debt" : "");
+    };
     for (auto& [token, chosen] : by_token) {
         TokenState& ts = tokens_[token];
         if (ts.allowance < committed[token]) {
             // Approve first; no liquidation for this token until a read shows the allowance.
+            for (const Chosen& ch : chosen) {
+                const Candidate& c = candidates[ch.candidate];
+                skip(c.base, "waits for the approval of " + to_checksum(token), describe(c));
+            }
             if (!ts.approve_in_flight) {
                 Intent in;
                 in.idempotency_key =
@@ -789,13 +806,7 @@ void MorphoLiquidator::plan_liquidations(const BlockHeader& header, std::vector<
             in.deadline_block = header.number + kDeadlineBlocks;
             in.expected_profit_wei = ch.profit_wei;
             in.gas_cap = kLiquidateGasCap;
-            in.reason = "health " + fixed(c.health) + " < 1 in market " + to_hex(m.id) +
-                        ": seize " + to_string(c.plan.expected.seized_assets) +
-                        " collateral worth " + to_string(c.plan.seized_value) + ", repay " +
-                        to_string(c.plan.expected.repaid_assets) + " (" +
-                        to_string(c.plan.expected.repaid_shares) + " shares), profit " +
-                        c.plan.profit.str() + " loan units" +
-                        (c.plan.expected.bad_debt_shares > 0 ? ", realises bad debt" : "");
+            in.reason = describe(c);
             log("morpho.liquidation", c.key + ": " + in.reason);
             in_flight_[c.key] = InFlight{token, c.plan.expected.repaid_assets, header.number};
             skip_logged_.erase(c.base);
@@ -880,6 +891,13 @@ Task<std::vector<Intent>> MorphoLiquidator::on_block(const BlockEvent& event) {
 
 void MorphoLiquidator::on_outcome(const Outcome& outcome) {
     const std::string& key = outcome.idempotency_key;
+    if (outcome.dry_run) {
+        // Counted as sent for the rest of the dry run: an approval stays pending (the
+        // liquidations it unblocks are logged as waiting for it), a liquidation is not
+        // proposed again and the next ones get planned.
+        log("morpho.dry_run", key + ": would be sent");
+        return;
+    }
     in_flight_.erase(key);
     for (auto& [token, ts] : tokens_)
         if (ts.approve_in_flight == key) ts.approve_in_flight.reset();

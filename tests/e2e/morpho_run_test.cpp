@@ -601,20 +601,16 @@ TEST(morpho_run, liquidates_every_liquidatable_borrower_and_none_of_the_healthy)
 
 namespace {
 
-enum class Allowance { none, given };
-
 /// `vigil run --dry-run` through the drop: no transaction, no Liquidate, and one tx.dry_run
-/// line per liquidatable borrower with its estimated profit. With Allowance::given the
-/// keeper has approved Morpho before vigil starts, so no approval is needed.
-void expect_dry_run_prints_the_liquidations(Allowance allowance) {
+/// line per liquidatable borrower with its estimated profit. The keeper has approved Morpho
+/// before vigil starts, so no approval is needed.
+void expect_dry_run_prints_the_liquidations() {
     MorphoRun run;
-    if (allowance == Allowance::given) {
-        const auto keeper = test::signer_from_hex(Anvil::kDevKey1);
-        run.chain().transact(keeper, run.d().loan_token,
-                             test::calldata("approve(address,uint256)",
-                                            {run.d().morpho, std::numeric_limits<u256>::max()}),
-                             100'000);
-    }
+    const auto keeper = test::signer_from_hex(Anvil::kDevKey1);
+    run.chain().transact(keeper, run.d().loan_token,
+                         test::calldata("approve(address,uint256)",
+                                        {run.d().morpho, std::numeric_limits<u256>::max()}),
+                         100'000);
     const uint64_t nonce_before = run.keeper_nonce(BlockTag::latest);
     auto vigil = run.start("dry", /*dry_run=*/true);
     MorphoRun::expect_following(*vigil);
@@ -684,13 +680,60 @@ void expect_dry_run_prints_the_liquidations(Allowance allowance) {
 
 }  // namespace
 
+// The keeper has approved Morpho before: a tx.dry_run line for every liquidation (the
+// strategy plans at most 16 a block; the ones printed count as sent, so the rest follow).
 TEST(morpho_run, dry_run_sends_nothing_and_prints_the_liquidations) {
-    expect_dry_run_prints_the_liquidations(Allowance::none);
+    expect_dry_run_prints_the_liquidations();
 }
 
-// The same with the approval already on chain: the liquidations need no approval first.
-TEST(morpho_run, dry_run_with_the_allowance_given_prints_the_liquidations) {
-    expect_dry_run_prints_the_liquidations(Allowance::given);
+// The fixture's keeper has never approved Morpho. A liquidation cannot be simulated before
+// the approval, so the dry run prints the approval once (tx.dry_run) and each planned
+// liquidation, with its profit, as waiting for it; nothing is sent.
+TEST(morpho_run, dry_run_without_the_allowance_prints_the_approval_and_the_waiting_plans) {
+    MorphoRun run;
+    const uint64_t nonce_before = run.keeper_nonce(BlockTag::latest);
+    auto vigil = run.start("dry-unapproved", /*dry_run=*/true);
+    MorphoRun::expect_following(*vigil);
+    if (::testing::Test::HasFatalFailure()) return;
+    const BookAt at_drop = run.book_at(run.drop_prices());
+    ASSERT_FALSE(at_drop.liquidatable.empty());
+    std::set<std::string> expected;
+    for (const std::size_t b : at_drop.liquidatable)
+        expected.insert(lower_hex(run.d().borrowers[b].address));
+    const std::size_t planned = std::min<std::size_t>(expected.size(), 16);
+
+    std::set<std::string> waiting;
+    std::size_t approvals = 0;
+    vigil->wait_for(
+        [&](const json& l) {
+            if (is_event(l, "tx.dry_run"))
+                approvals += field(l, "key").starts_with("morpho/approve/");
+            const std::string detail = field(l, "detail");
+            if (is_event(l, "morpho.skip") &&
+                detail.find("waits for the approval") != std::string::npos &&
+                detail.find("profit") != std::string::npos)
+                waiting.insert(borrower_of_key(detail.substr(0, detail.find(':'))));
+            return approvals > 0 && waiting.size() >= planned;
+        },
+        std::chrono::seconds(20));
+    run.wait_blocks(3);  // the approval is not proposed again
+    const int status = vigil->stop(SIGINT);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << vigil->summary();
+
+    std::size_t dry_run_lines = 0;
+    for (const json& l : vigil->lines()) {
+        if (!is_event(l, "tx.dry_run")) continue;
+        ++dry_run_lines;
+        EXPECT_TRUE(field(l, "key").starts_with("morpho/approve/")) << l.dump();
+        EXPECT_EQ(field(l, "to"), to_checksum(run.d().loan_token));
+    }
+    EXPECT_EQ(dry_run_lines, 1u) << vigil->summary();
+    EXPECT_EQ(waiting.size(), planned) << vigil->summary();
+    for (const std::string& borrower : waiting)
+        EXPECT_TRUE(expected.contains(borrower)) << "a healthy borrower waits: " << borrower;
+    EXPECT_EQ(run.keeper_nonce(BlockTag::latest), nonce_before);
+    EXPECT_EQ(run.keeper_nonce(BlockTag::pending), nonce_before);
+    EXPECT_TRUE(run.liquidations().empty()) << "a dry run liquidated";
 }
 
 /// Where the first run is killed: at the first line of this event for a liquidation.
