@@ -26,6 +26,7 @@
 #include "strategies/morpho/liquidator.hpp"
 #include "strategies/morpho/math.hpp"
 #include "tests/support/stub_provider.hpp"
+#include "tests/support/words.hpp"
 
 using namespace vigil;
 using namespace vigil::morpho;
@@ -148,24 +149,7 @@ void screened_evaluate_and_plan(benchmark::State& state) {
 }
 BENCHMARK(screened_evaluate_and_plan)->Unit(benchmark::kMillisecond);
 
-Hash32 topic_of(const Address& a) {
-    Hash32 h;
-    std::copy(a.bytes.begin(), a.bytes.end(), h.bytes.begin() + 12);
-    return h;
-}
-Bytes words(std::initializer_list<u256> values) {
-    Bytes out;
-    for (const u256& v : values) {
-        out.resize(out.size() + 32);
-        store_be(v, std::span<uint8_t, 32>(out.data() + out.size() - 32, 32));
-    }
-    return out;
-}
-u256 word_of(const Address& a) {
-    u256 v = 0;
-    for (uint8_t byte : a.bytes) v = (v << 8) | byte;
-    return v;
-}
+using test::words;
 
 const Address kMorpho = account(1'000'000'001);
 const MarketParams kParams{account(1'000'000'002), account(1'000'000'003), account(1'000'000'004),
@@ -197,8 +181,8 @@ std::unique_ptr<MorphoLiquidator> build_mirror(net::io_context& ioc) {
     create.header.timestamp = kTimestamp0;
     create.logs.push_back(
         log_of("CreateMarket(bytes32,(address,address,address,address,uint256))", {},
-               words({word_of(kParams.loan_token), word_of(kParams.collateral_token),
-                      word_of(kParams.oracle), word_of(kParams.irm), kParams.lltv})));
+               words({test::word(kParams.loan_token), test::word(kParams.collateral_token),
+                      test::word(kParams.oracle), test::word(kParams.irm), kParams.lltv})));
     feed(std::move(create));
     const PositionBook& source = book().book;
     constexpr uint32_t kPerBlock = 1'000;
@@ -207,13 +191,13 @@ std::unique_ptr<MorphoLiquidator> build_mirror(net::io_context& ioc) {
         ev.header.number = 2 + start / kPerBlock;
         ev.header.timestamp = kTimestamp0;
         for (uint32_t i = start; i < start + kPerBlock; ++i) {
-            const Hash32 who = topic_of(source.account(i));
+            const Hash32 who = test::topic(source.account(i));
             const u256 shares = to_u256(source.borrow_shares(i));
             ev.logs.push_back(log_of("SupplyCollateral(bytes32,address,address,uint256)",
                                      {who, who}, words({to_u256(source.collateral(i))})));
             ev.logs.push_back(
                 log_of("Borrow(bytes32,address,address,address,uint256,uint256)", {who, who},
-                       words({word_of(source.account(i)), shares / kVirtualShares, shares})));
+                       words({test::word(source.account(i)), shares / kVirtualShares, shares})));
         }
         feed(std::move(ev));
     }

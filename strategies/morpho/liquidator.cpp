@@ -106,6 +106,19 @@ Bytes liquidate_calldata(const MarketParams& params, const Address& borrower, co
         .out;
 }
 
+// IIrm.borrowRateView(MarketParams, Market): the rate for the totals the mirror predicts.
+Bytes rate_call(const MarketParams& params, const Market& t) {
+    return Words(kBorrowRateViewSelector)
+        .params(params)
+        .word(t.total_supply_assets)
+        .word(t.total_supply_shares)
+        .word(t.total_borrow_assets)
+        .word(t.total_borrow_shares)
+        .word(t.last_update)
+        .word(t.fee)
+        .out;
+}
+
 std::optional<u256> word_at(BytesView data, std::size_t index) {
     if (data.size() < 32 * (index + 1)) return std::nullopt;
     return load_be(std::span<const uint8_t, 32>(data.data() + 32 * index, 32));
@@ -400,16 +413,7 @@ Task<Result<void, std::string>> MorphoLiquidator::read_and_evaluate(const BlockH
         r.market = add(options_.morpho, Words(kMarketSelector).word(m.id).out);
         r.price = add(m.params.oracle, Words(kPriceSelector).out);
         if (!m.params.irm.is_zero() && m.known) {
-            const Market& t = m.totals;
-            r.rate = add(m.params.irm, Words(kBorrowRateViewSelector)
-                                           .params(m.params)
-                                           .word(t.total_supply_assets)
-                                           .word(t.total_supply_shares)
-                                           .word(t.total_borrow_assets)
-                                           .word(t.total_borrow_shares)
-                                           .word(t.last_update)
-                                           .word(t.fee)
-                                           .out);
+            r.rate = add(m.params.irm, rate_call(m.params, m.totals));
         }
         market_reqs.push_back(r);
     }
@@ -515,17 +519,7 @@ Task<Result<void, std::string>> MorphoLiquidator::read_and_evaluate(const BlockH
         std::vector<CallRequest> again;
         for (const std::size_t i : reread) {
             const MarketState& m = markets_[i];
-            const Market& t = m.totals;
-            again.push_back(CallRequest{std::nullopt, m.params.irm,
-                                        Words(kBorrowRateViewSelector)
-                                            .params(m.params)
-                                            .word(t.total_supply_assets)
-                                            .word(t.total_supply_shares)
-                                            .word(t.total_borrow_assets)
-                                            .word(t.total_borrow_shares)
-                                            .word(t.last_update)
-                                            .word(t.fee)
-                                            .out,
+            again.push_back(CallRequest{std::nullopt, m.params.irm, rate_call(m.params, m.totals),
                                         std::nullopt, std::nullopt});
         }
         const auto rates = co_await provider_->call_batch(again, at_block);

@@ -12,6 +12,7 @@
 #include "chain/keccak.hpp"
 #include "strategies/morpho/liquidator.hpp"
 #include "tests/support/stub_provider.hpp"
+#include "tests/support/words.hpp"
 
 using namespace vigil;
 using namespace vigil::morpho;
@@ -22,24 +23,10 @@ namespace {
 Address address_of(std::string_view seed) {
     return Address::from_span(keccak256(seed).view().first<20>());
 }
-Hash32 topic(const Address& a) {
-    Hash32 h;
-    std::copy(a.bytes.begin(), a.bytes.end(), h.bytes.begin() + 12);
-    return h;
-}
-Bytes words(std::initializer_list<u256> values) {
-    Bytes out;
-    for (const u256& v : values) {
-        out.resize(out.size() + 32);
-        store_be(v, std::span<uint8_t, 32>(out.data() + out.size() - 32, 32));
-    }
-    return out;
-}
-u256 word(const Address& a) {
-    u256 v = 0;
-    for (uint8_t b : a.bytes) v = (v << 8) | b;
-    return v;
-}
+using test::topic;
+using test::word;
+using test::words;
+
 vabi::Selector selector(std::string_view signature) {
     const Hash32 h = keccak256(signature);
     return {h.bytes[0], h.bytes[1], h.bytes[2], h.bytes[3]};
