@@ -109,30 +109,31 @@ std::optional<u256> as_u256(const Json& v, const std::string& path, ReadContext&
     return *value;
 }
 
-std::optional<Address> as_address(const Json& v, const std::string& path, ReadContext& ctx) {
+/// A string parsed by `parse` (which returns a Result with a ParseError); `what` names the
+/// expected kind in both messages.
+template <class Parse>
+auto as_parsed(const Json& v, const std::string& path, ReadContext& ctx, std::string_view what,
+               Parse parse) -> std::optional<typename decltype(parse(std::string()))::value_type> {
     if (!v.is_string()) {
-        ctx.add(path, "expected an address string");
+        ctx.add(path, concat({"expected ", what, " string"}));
         return std::nullopt;
     }
-    auto a = parse_address(v.get_ref<const std::string&>());
-    if (!a) {
-        ctx.add(path, concat({"not an address (", words(a.error().kind), ")"}));
+    auto parsed = parse(v.get_ref<const std::string&>());
+    if (!parsed) {
+        ctx.add(path, concat({"not ", what, " (", words(parsed.error().kind), ")"}));
         return std::nullopt;
     }
-    return *a;
+    return *parsed;
+}
+
+std::optional<Address> as_address(const Json& v, const std::string& path, ReadContext& ctx) {
+    return as_parsed(v, path, ctx, "an address",
+                     [](const std::string& text) { return parse_address(text); });
 }
 
 std::optional<Hash32> as_hash(const Json& v, const std::string& path, ReadContext& ctx) {
-    if (!v.is_string()) {
-        ctx.add(path, "expected a 32-byte hash string");
-        return std::nullopt;
-    }
-    auto h = parse_hash32(v.get_ref<const std::string&>());
-    if (!h) {
-        ctx.add(path, concat({"not a 32-byte hash (", words(h.error().kind), ")"}));
-        return std::nullopt;
-    }
-    return *h;
+    return as_parsed(v, path, ctx, "a 32-byte hash",
+                     [](const std::string& text) { return parse_hash32(text); });
 }
 
 }  // namespace
