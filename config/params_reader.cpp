@@ -288,36 +288,35 @@ std::optional<Address> ParamsReader::optional_address(std::string_view key) {
     return as_address(*v, path(key), *context_);
 }
 
-std::vector<Address> ParamsReader::required_addresses(std::string_view key) {
-    std::vector<Address> out;
-    const Json* v = fetch_required(key);
+namespace {
+
+/// The elements of the array at `key` that `read` accepts (each rejection is reported by
+/// `read` under its element's path; elements whose `${VAR}` is unset are skipped silently).
+template <class T, class Read>
+std::vector<T> read_array(const Json* v, const std::string& path, ReadContext& ctx,
+                          ParamsReader& reader, std::string_view key, Read read) {
+    std::vector<T> out;
     if (!v) return out;
     if (!v->is_array()) {
-        error(key, "expected an array");
+        reader.error(key, "expected an array");
         return out;
     }
     for (std::size_t i = 0; i < v->size(); ++i) {
-        const std::string element = index_path(path(key), i);
-        if (context_->unresolved.contains(element)) continue;
-        if (auto a = as_address((*v)[i], element, *context_)) out.push_back(*a);
+        const std::string element = index_path(path, i);
+        if (ctx.unresolved.contains(element)) continue;
+        if (auto x = read((*v)[i], element, ctx)) out.push_back(*x);
     }
     return out;
 }
 
+}  // namespace
+
+std::vector<Address> ParamsReader::required_addresses(std::string_view key) {
+    return read_array<Address>(fetch_required(key), path(key), *context_, *this, key, as_address);
+}
+
 std::vector<Hash32> ParamsReader::required_hashes(std::string_view key) {
-    std::vector<Hash32> out;
-    const Json* v = fetch_required(key);
-    if (!v) return out;
-    if (!v->is_array()) {
-        error(key, "expected an array");
-        return out;
-    }
-    for (std::size_t i = 0; i < v->size(); ++i) {
-        const std::string element = index_path(path(key), i);
-        if (context_->unresolved.contains(element)) continue;
-        if (auto h = as_hash((*v)[i], element, *context_)) out.push_back(*h);
-    }
-    return out;
+    return read_array<Hash32>(fetch_required(key), path(key), *context_, *this, key, as_hash);
 }
 
 ParamsReader ParamsReader::required_object(std::string_view key) {
