@@ -92,6 +92,8 @@ struct TxPipeline::Tracked {
     bool cancelling = false;         ///< a cancellation was signed for this nonce
     std::string rejection;           ///< why a node refused it, if one did
     std::optional<Receipt> receipt;  ///< of the attempt that was mined, while canonical
+    /// The first block at which its nonce was used and no attempt of ours had a receipt.
+    std::optional<uint64_t> foreign_seen;
 };
 
 struct TxPipeline::Candidate {
@@ -723,6 +725,13 @@ Task<void> TxPipeline::resolve_mined(Tracked& t, const BlockHeader& head) {
         }
         if (!t.receipt) {
             if (!all_known) co_return;  // look again next block
+            // The nonce is used and none of ours has a receipt. A node can count a block's
+            // transactions before it serves their receipts, so this must hold for
+            // `confirmations` blocks (at least one more) before the intent is given up: a
+            // wrong "replaced" would let the strategy send the same call again.
+            if (!t.foreign_seen) t.foreign_seen = head.number;
+            if (head.number < *t.foreign_seen + std::max<uint64_t>(config_.confirmations, 1))
+                co_return;
             for (Attempt& a : t.attempts)
                 if (live(a) && journal_ok(journal_.mark_replaced(a.tx_hash), "mark_replaced"))
                     a.state = AttemptState::replaced;
