@@ -136,6 +136,25 @@ std::optional<Hash32> as_hash(const Json& v, const std::string& path, ReadContex
                      [](const std::string& text) { return parse_hash32(text); });
 }
 
+/// The elements of the array at `key` that `read` accepts (each rejection is reported by
+/// `read` under its element's path; elements whose `${VAR}` is unset are skipped silently).
+template <class T, class Read>
+std::vector<T> read_array(const Json* v, const std::string& path, ReadContext& ctx,
+                          ParamsReader& reader, std::string_view key, Read read) {
+    std::vector<T> out;
+    if (!v) return out;
+    if (!v->is_array()) {
+        reader.error(key, "expected an array");
+        return out;
+    }
+    for (std::size_t i = 0; i < v->size(); ++i) {
+        const std::string element = index_path(path, i);
+        if (ctx.unresolved.contains(element)) continue;
+        if (auto x = read((*v)[i], element, ctx)) out.push_back(*x);
+    }
+    return out;
+}
+
 }  // namespace
 
 ParamsReader::ParamsReader(const Json& object, std::string path, ReadContext& context)
@@ -204,19 +223,7 @@ std::string ParamsReader::optional_string(std::string_view key, std::string fall
 }
 
 std::vector<std::string> ParamsReader::optional_strings(std::string_view key) {
-    std::vector<std::string> out;
-    const Json* v = fetch(key);
-    if (!v) return out;
-    if (!v->is_array()) {
-        error(key, "expected an array");
-        return out;
-    }
-    for (std::size_t i = 0; i < v->size(); ++i) {
-        const std::string element = index_path(path(key), i);
-        if (context_->unresolved.contains(element)) continue;
-        if (auto s = as_string((*v)[i], element, *context_)) out.push_back(std::move(*s));
-    }
-    return out;
+    return read_array<std::string>(fetch(key), path(key), *context_, *this, key, as_string);
 }
 
 bool ParamsReader::optional_bool(std::string_view key, bool fallback) {
@@ -287,29 +294,6 @@ std::optional<Address> ParamsReader::optional_address(std::string_view key) {
     if (!v) return std::nullopt;
     return as_address(*v, path(key), *context_);
 }
-
-namespace {
-
-/// The elements of the array at `key` that `read` accepts (each rejection is reported by
-/// `read` under its element's path; elements whose `${VAR}` is unset are skipped silently).
-template <class T, class Read>
-std::vector<T> read_array(const Json* v, const std::string& path, ReadContext& ctx,
-                          ParamsReader& reader, std::string_view key, Read read) {
-    std::vector<T> out;
-    if (!v) return out;
-    if (!v->is_array()) {
-        reader.error(key, "expected an array");
-        return out;
-    }
-    for (std::size_t i = 0; i < v->size(); ++i) {
-        const std::string element = index_path(path, i);
-        if (ctx.unresolved.contains(element)) continue;
-        if (auto x = read((*v)[i], element, ctx)) out.push_back(*x);
-    }
-    return out;
-}
-
-}  // namespace
 
 std::vector<Address> ParamsReader::required_addresses(std::string_view key) {
     return read_array<Address>(fetch_required(key), path(key), *context_, *this, key, as_address);
