@@ -116,6 +116,10 @@ public:
         test::run(ioc, pipeline->on_block(BlockEvent{BlockEvent::Kind::added, head(), {}}));
     }
     void mine() { anvil.cast({"rpc", "evm_mine"}); }
+    /// anvil_setNextBlockBaseFeePerGas, in wei.
+    void next_base_fee(uint64_t wei) {
+        anvil.cast({"rpc", "anvil_setNextBlockBaseFeePerGas", std::to_string(wei)});
+    }
     void automine(bool on) { anvil.cast({"rpc", "evm_setAutomine", on ? "true" : "false"}); }
 
     uint64_t hits(uint64_t id) {
@@ -242,7 +246,7 @@ TEST(pipeline_anvil, a_base_fee_spike_is_met_by_a_bumped_replacement_within_the_
     const u256 first_fee = rig.attempts("test/hit/3").at(0).max_fee_per_gas;
     ASSERT_LT(first_fee, u256(20 * kGwei));
     // The next block's base fee is above what the tx offers: it stays in the pool.
-    rig.anvil.cast({"rpc", "anvil_setNextBlockBaseFeePerGas", std::to_string(30 * kGwei)});
+    rig.next_base_fee(30 * kGwei);
     rig.mine();
     EXPECT_EQ(rig.nonce(), 0u);
     rig.settle(1);
@@ -269,7 +273,7 @@ TEST(pipeline_anvil, fees_are_held_at_the_cap_with_a_warning) {
     rig.submit({rig.intent(4)});
     // Every block's base fee is 30 gwei, above the 5 gwei cap: nothing can be included.
     for (int i = 0; i < 5; ++i) {
-        rig.anvil.cast({"rpc", "anvil_setNextBlockBaseFeePerGas", std::to_string(30 * kGwei)});
+        rig.next_base_fee(30 * kGwei);
         rig.mine();
         rig.step();
     }
@@ -280,7 +284,7 @@ TEST(pipeline_anvil, fees_are_held_at_the_cap_with_a_warning) {
     for (const Attempt& a : attempts) EXPECT_LE(a.max_fee_per_gas, u256(5 * kGwei));
     EXPECT_EQ(attempts.back().max_fee_per_gas, u256(5 * kGwei));
     // When the base fee falls again, the capped transaction is included.
-    rig.anvil.cast({"rpc", "anvil_setNextBlockBaseFeePerGas", std::to_string(kGwei)});
+    rig.next_base_fee(kGwei);
     rig.mine();
     rig.settle(1);
     ASSERT_EQ(rig.outcomes.size(), 1u) << rig.log_text.str();
@@ -379,12 +383,12 @@ TEST(pipeline_anvil, an_intent_past_its_deadline_is_cancelled) {
     late.deadline_block = rig.head().number + 2;
     rig.submit({late});
     for (int i = 0; i < 3; ++i) {  // stuck under a base fee above the cap
-        rig.anvil.cast({"rpc", "anvil_setNextBlockBaseFeePerGas", std::to_string(30 * kGwei)});
+        rig.next_base_fee(30 * kGwei);
         rig.mine();
         rig.step();
     }
     EXPECT_TRUE(rig.logged("tx.cancel")) << rig.log_text.str();
-    rig.anvil.cast({"rpc", "anvil_setNextBlockBaseFeePerGas", std::to_string(kGwei)});
+    rig.next_base_fee(kGwei);
     rig.mine();
     rig.settle(1);
     ASSERT_EQ(rig.outcomes.size(), 1u) << rig.log_text.str();
