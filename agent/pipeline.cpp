@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <future>
 #include <system_error>
 #include <utility>
 
@@ -17,8 +16,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr uint64_t kTransferGas = 21'000;
-/// Waves of at least this many transactions are signed on two threads.
-constexpr std::size_t kParallelSigning = 8;
 
 std::string lower(std::string_view text) {
     std::string out(text);
@@ -207,24 +204,13 @@ Result<Attempt, std::string> TxPipeline::sign(Slot& slot, const std::string& key
 Result<std::vector<Attempt>, std::string> TxPipeline::sign_wave(std::span<const Unsigned> txs,
                                                                 std::span<const Intent> intents,
                                                                 const Fees& fees) {
-    std::vector<Result<Attempt, std::string>> out(txs.size(),
-                                                  unexpected(std::string("not signed")));
-    const auto work = [&](std::size_t from, std::size_t to) {
-        for (std::size_t i = from; i < to; ++i)
-            out[i] = sign(*txs[i].slot, intents[i].idempotency_key, txs[i].tx, fees);
-    };
-    // Signing is most of a wave's CPU (25 µs a transaction): a large wave uses a second
-    // core for its second half. Signers are safe to call from two threads (keys/signer.hpp).
-    if (txs.size() >= kParallelSigning) {
-        auto second = std::async(std::launch::async, work, txs.size() / 2, txs.size());
-        work(0, txs.size() / 2);
-        second.get();
-    } else {
-        work(0, txs.size());
-    }
+    // On this thread: a second one (std::async per wave, or a long-lived worker) made the
+    // reaction to a price crash slower in bench/reaction_bench on a 2-vCPU machine, where
+    // the node leaves no core free (13 transactions: 460 us on two threads, 343 us on one).
     std::vector<Attempt> attempts;
     attempts.reserve(txs.size());
-    for (auto& a : out) {
+    for (std::size_t i = 0; i < txs.size(); ++i) {
+        auto a = sign(*txs[i].slot, intents[i].idempotency_key, txs[i].tx, fees);
         if (!a) return unexpected(std::move(a.error()));
         attempts.push_back(std::move(*a));
     }

@@ -134,8 +134,7 @@ private:
     void drop(const Intent& intent, OutcomeKind kind, uint64_t block, std::string detail);
     Result<Attempt, std::string> sign(Slot& slot, const std::string& key, const TxEnvelope& tx,
                                       const Fees& fees);
-    /// Signs a wave (intents[i] as txs[i]), the larger ones on two threads; the first
-    /// signer error fails the whole wave.
+    /// Signs a wave (intents[i] as txs[i]); the first signer error fails the whole wave.
     Result<std::vector<Attempt>, std::string> sign_wave(std::span<const Unsigned> txs,
                                                         std::span<const Intent> intents,
                                                         const Fees& fees);

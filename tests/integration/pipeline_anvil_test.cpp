@@ -456,7 +456,7 @@ TEST(pipeline_anvil, with_a_private_relay_every_broadcast_goes_to_it) {
     EXPECT_EQ(rig.relay_proxy->received("eth_getTransactionCount"), 0u);
 }
 
-TEST(pipeline_anvil, a_large_wave_is_signed_on_two_threads_with_consecutive_nonces) {
+TEST(pipeline_anvil, a_large_wave_is_signed_with_consecutive_nonces) {
     PipelineConfig config;
     config.max_inflight_txs = 16;
     Rig rig(config);
