@@ -6,7 +6,9 @@
 // One SQLite file, <state_dir>/journal.sqlite, in WAL mode with synchronous=FULL: every
 // write below is one db_txn and is on disk when the call returns. That fsync is the one
 // synchronous disk step of the hot path, so the pipeline journals a whole wave of intents
-// with one record_wave call.
+// with one record_wave call, and the WAL is kept so that the fsync is a cheap one: written
+// in full when the journal is created, copied back into the database by maintain() off the
+// hot path (see journal.cpp).
 //
 // One Journal per process and per thread: it holds one SQLite connection and its cached
 // prepared statements, and is not safe to share between threads. Never carry an open
@@ -120,6 +122,11 @@ public:
     /// duplicate_key, duplicate_attempt, unknown_intent (an attempt for a key neither in the
     /// wave nor journaled) or any failure, nothing of the wave is written.
     [[nodiscard]] Result<void, JournalError> record_wave(const Wave& wave);
+
+    /// Copies the WAL back into the database once it is half full, so that commits keep
+    /// overwriting the WAL's first blocks instead of growing it: call it where a few
+    /// milliseconds do not matter (the pipeline does after each block). A no-op otherwise.
+    [[nodiscard]] Result<void, JournalError> maintain();
 
     /// State changes of attempts, each call one durable db_txn; unknown_attempt if no
     /// attempt has this hash (then nothing of the call is written). mark_broadcast takes a

@@ -632,6 +632,7 @@ Task<void> TxPipeline::on_block(const BlockEvent& event) {
     }
     co_await refresh_fees(head);
     for (auto& [name, slot] : slots_) co_await reconcile(*slot, head);
+    journal_ok(journal_.maintain(), "maintain");  // after the block's wave, off its path
 }
 
 Task<void> TxPipeline::reconcile(Slot& slot, const BlockHeader& head) {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -442,6 +443,39 @@ TEST(journal, a_duplicate_tx_hash_is_duplicate_attempt) {
     record_ok(j, intents, attempts);
     EXPECT_EQ(j.record_wave(Wave{kChain, 1, {}, attempts, {}}).error().kind,
               JournalErrc::duplicate_attempt);
+}
+
+TEST(journal, commits_overwrite_the_wal_instead_of_growing_it) {
+    TempDir dir;
+    const auto wal = std::filesystem::path(dir.file().string() + "-wal");
+    std::uintmax_t given = 0;
+    uint64_t nonce = 0;
+    {
+        auto j = open_ok(dir.path());
+        given = std::filesystem::file_size(wal);
+        EXPECT_GE(given, 1024u * 4096u);  // written in full at open
+        // 200 waves of 10: a WAL frame per intent or so, twice what the file holds.
+        for (int w = 0; w < 200; ++w) {
+            std::vector<Intent> intents;
+            std::vector<Attempt> attempts;
+            for (int i = 0; i < 10; ++i, ++nonce) {
+                char key[24];  // ("k" + std::to_string trips GCC 12's -Wrestrict here)
+                std::snprintf(key, sizeof key, "k%llu", static_cast<unsigned long long>(nonce));
+                intents.push_back(make_intent(key));
+                attempts.push_back(make_attempt(intents.back().idempotency_key, nonce));
+            }
+            const std::vector<NonceState> nonces{{kChain, address_of(0x11), nonce}};
+            record_ok(j, intents, attempts, nonces, static_cast<uint64_t>(w));
+            ASSERT_TRUE(j.maintain().has_value());
+            ASSERT_EQ(std::filesystem::file_size(wal), given) << "after wave " << w;
+        }
+    }
+    // Kept across a clean close, and every wave is there after it.
+    EXPECT_EQ(std::filesystem::file_size(wal), given);
+    auto j = open_ok(dir.path());
+    EXPECT_EQ(raw_count(dir.file(), "SELECT count(*) FROM intents"), 2000);
+    EXPECT_EQ(j.next_nonce(kChain, address_of(0x11)).value(), std::optional<uint64_t>(2000));
+    EXPECT_EQ(std::filesystem::file_size(wal), given);
 }
 
 TEST(journal, next_nonce_and_checkpoints_round_trip) {
