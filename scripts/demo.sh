@@ -63,8 +63,11 @@ config=config/examples/devnet.json
 rm -rf vigil-state
 "$vigil" check-config "$config" >/dev/null
 
+# The tables go to a file first: `vigil positions | head` would let head close the pipe
+# while vigil still writes, and pipefail would end the demo on vigil's SIGPIPE.
 say "Positions before the crash (vigil positions, first rows)"
-"$vigil" positions --config "$config" | head -8
+"$vigil" positions --config "$config" >"$work/positions.txt"
+head -8 "$work/positions.txt"
 
 say "Starting vigil run (its log follows)"
 "$vigil" run --config "$config" > >(tee "$work/vigil.log") 2>&1 &
@@ -88,7 +91,8 @@ wait "$vigil_pid" || true
 vigil_pid=""
 
 say "Positions after (vigil positions, liquidatable ones if any)"
-"$vigil" positions --config "$config" | awk 'NR <= 2 || / yes /' | head -12
+"$vigil" positions --config "$config" >"$work/positions.txt"
+awk 'NR <= 2 || / yes /' "$work/positions.txt" | head -12
 
 say "Summary"
 cat "$work/report.txt"
