@@ -411,49 +411,19 @@ MathResult<std::optional<LiquidationPlan>> best_liquidation(
     };
     if (auto all = feasible(position.collateral)) {
         consider(std::move(all));
-    } else if (auto one = feasible(1)) {
-        // The bound is near the seizure that repays the binding amount of shares: all of
-        // them, or what the cap's assets buy. Gallop from that estimate to bracket the last
-        // feasible amount, then bisect the bracket: a few dozen simulations fewer than
-        // bisecting [1, collateral] (the plan is identical: same monotone predicate).
-        u256 shares = position.borrow_shares;
-        if (max_repay_assets) {
-            const auto capped = to_shares_down(*max_repay_assets, market.total_borrow_assets,
-                                               market.total_borrow_shares);
-            if (capped && *capped < shares) shares = *capped;
-        }
-        const auto seized = seized_for_repaid_shares(market, shares, price, factor);
-        const u256 guess = std::clamp(seized ? *seized : u256(1), u256(1), position.collateral);
-        u256 lo = 1;                    // feasible
-        u256 hi = position.collateral;  // not feasible
-        if (feasible(guess)) {
-            lo = guess;
-            for (u256 step = 1; hi - lo > step; step <<= 1) {
-                if (!feasible(lo + step)) {
-                    hi = lo + step;
-                    break;
-                }
-                lo += step;
-            }
-        } else {
-            hi = guess;
-            for (u256 step = 1; hi - lo > step; step <<= 1) {
-                if (feasible(hi - step)) {
-                    lo = hi - step;
-                    break;
-                }
-                hi -= step;
-            }
-        }
-        while (hi - lo > 1) {
-            const u256 mid = lo + (hi - lo) / 2;
-            if (feasible(mid))
-                lo = mid;
-            else
-                hi = mid;
-        }
-        consider(feasible(lo));
+        return best;
     }
+    // Not all of it: the bound is near the seizure that repays the binding amount of
+    // shares, all of them or what the cap's assets buy; the search starts there (4
+    // simulations in all when that estimate is exact).
+    u256 shares = position.borrow_shares;
+    if (max_repay_assets) {
+        const auto capped = to_shares_down(*max_repay_assets, market.total_borrow_assets,
+                                           market.total_borrow_shares);
+        if (capped && *capped < shares) shares = *capped;
+    }
+    const auto seized = seized_for_repaid_shares(market, shares, price, factor);
+    consider(largest_feasible(position.collateral, seized ? *seized : u256(1), feasible));
     return best;
 }
 

@@ -19,6 +19,7 @@
 // e.g. per market and price a floating-point health ratio with a proven error bound that
 // settles all but the positions within that bound of the boundary, which this exact check
 // then decides (or 128-bit native limbs with division by the constant scales).
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string_view>
@@ -221,6 +222,55 @@ struct LiquidationPlan {
     /// for dust positions (the repaid amount rounds up).
     i256 profit = 0;
 };
+
+/// The largest x in [1, bound) for which `feasible(x)` holds, with what feasible returned
+/// for it, given that feasible (x -> std::optional<T>) holds from 1 up to some point and
+/// never after, and that it does not hold at `bound`; nullopt when it does not hold at 1.
+/// Starts at `guess` (clamped to [1, bound - 1]), gallops away from it to bracket the
+/// answer, then bisects: 2 calls when the guess is the answer, about 2·log2 of the
+/// guess's error otherwise. The answer's value is kept, never computed twice.
+template <class F>
+auto largest_feasible(const u256& bound, const u256& guess, F&& feasible)
+    -> decltype(feasible(bound)) {
+    using Value = decltype(feasible(bound));
+    if (bound <= 1) return Value();
+    u256 lo = std::clamp(guess, u256(1), u256(bound - 1));  // feasible once `at_lo` holds
+    u256 hi = bound;                                        // not feasible
+    Value at_lo = feasible(lo);
+    if (at_lo) {
+        for (u256 step = 1; hi - lo > step; step <<= 1) {
+            auto next = feasible(lo + step);
+            if (!next) {
+                hi = lo + step;
+                break;
+            }
+            lo += step;
+            at_lo = std::move(next);
+        }
+    } else {
+        hi = lo;
+        lo = 1;
+        if (hi == 1 || !(at_lo = feasible(1))) return Value();
+        for (u256 step = 1; hi - lo > step; step <<= 1) {
+            if (auto below = feasible(hi - step)) {
+                lo = hi - step;
+                at_lo = std::move(below);
+                break;
+            }
+            hi -= step;
+        }
+    }
+    while (hi - lo > 1) {
+        const u256 mid = lo + (hi - lo) / 2;
+        if (auto value = feasible(mid)) {
+            lo = mid;
+            at_lo = std::move(value);
+        } else {
+            hi = mid;
+        }
+    }
+    return at_lo;
+}
 
 /// Picks the liquidate arguments that maximise the liquidator's profit (seized collateral
 /// value minus repaid assets). Profit grows with the amount seized, so this is the largest

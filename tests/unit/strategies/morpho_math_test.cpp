@@ -331,6 +331,58 @@ TEST(morpho_math, best_liquidation_respects_the_repay_cap) {
     EXPECT_FALSE(best_liquidation(b.market, b.position, b.lltv, b.price, u256(0))->has_value());
 }
 
+// The search behind best_liquidation, on a predicate whose answer is known: every bound,
+// answer and guess for small bounds, random ones for 200-bit bounds. Only [1, bound) is
+// asked, the answer's own value comes back, and the calls stay within the gallop's budget.
+TEST(morpho_math, largest_feasible_finds_the_answer_from_any_guess) {
+    const auto check = [](const u256& bound, const u256& answer, const u256& guess) {
+        int calls = 0;
+        bool in_range = true;
+        const auto feasible = [&](const u256& x) -> std::optional<u256> {
+            ++calls;
+            in_range = in_range && x >= 1 && x < bound;
+            if (x >= 1 && x <= answer) return x * 3;
+            return std::nullopt;
+        };
+        const auto found = largest_feasible(bound, guess, feasible);
+        const std::string where = "bound " + to_string(bound) + " answer " + to_string(answer) +
+                                  " guess " + to_string(guess);
+        EXPECT_TRUE(in_range) << where;
+        if (answer == 0) {
+            EXPECT_FALSE(found.has_value()) << where;
+        } else {
+            EXPECT_EQ(found, std::optional<u256>(answer * 3)) << where;
+        }
+        // Clamped to [1, bound - 1], a guess misses by `error`: each gallop step doubles,
+        // then the bisection halves what it bracketed.
+        const u256 start = std::clamp(guess, u256(1), bound > 1 ? u256(bound - 1) : u256(1));
+        const u256 error = start > answer ? u256(start - answer) : u256(answer - start);
+        const int budget = 4 + 2 * static_cast<int>(msb(error + 1));
+        EXPECT_LE(calls, budget) << where;
+        if (answer >= 1 && start == answer && answer + 1 < bound) {
+            EXPECT_EQ(calls, 2) << where;
+        }
+        return !::testing::Test::HasFailure();
+    };
+    for (unsigned bound = 1; bound <= 40; ++bound)
+        for (unsigned answer = 0; answer < bound; ++answer)
+            for (unsigned guess = 0; guess <= bound + 1; ++guess)
+                ASSERT_TRUE(check(bound, answer, guess));
+    std::mt19937_64 rng(5);
+    const auto draw = [&] {
+        u256 v = 0;
+        for (int i = 0; i < 4; ++i) v = (v << 64) | rng();
+        return v >> (56 + rng() % 200);  // 0 to 200 bits
+    };
+    for (int i = 0; i < 20'000; ++i) {
+        const u256 bound = draw() + 2;
+        const u256 answer = draw() % bound;
+        // Near the answer (the estimate's usual error) or anywhere.
+        const u256 guess = i % 2 ? answer + rng() % 5 - 2 : draw() % (bound + 1);
+        ASSERT_TRUE(check(bound, answer, guess)) << i;
+    }
+}
+
 // The plan by amount is the largest feasible seizure: feasible itself, one more unit not
 // (more than the position's shares, more than the cap, or more collateral than it has).
 // Random positions, prices and caps, so that each bound binds in some of them.
