@@ -21,13 +21,13 @@
 // Target: own time <= 1 ms at the median.
 #include <benchmark/benchmark.h>
 
-#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <sstream>
 #include <thread>
 
 #include "agent/pipeline.hpp"
+#include "bench/latency.hpp"
 #include "chain/block_stream.hpp"
 #include "chain/http_transport.hpp"
 #include "chain/rpc_provider.hpp"
@@ -40,6 +40,8 @@
 using namespace vigil;
 using namespace vigil::agent;
 using Clock = std::chrono::steady_clock;
+using bench::micros;
+using bench::percentile;
 
 namespace {
 
@@ -77,15 +79,6 @@ private:
     std::unique_ptr<rpc::Transport> inner_;
     Recorder& recorder_;
 };
-
-double micros(Clock::duration d) {
-    return std::chrono::duration<double, std::micro>(d).count();
-}
-
-double percentile(std::vector<double> v, double p) {
-    std::sort(v.begin(), v.end());
-    return v[static_cast<std::size_t>(p * static_cast<double>(v.size() - 1))];
-}
 
 struct Measured {
     double own_us = 0;

@@ -12,30 +12,23 @@
 // DOM parse a straightforward client would do per message.
 #include <benchmark/benchmark.h>
 
-#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <vector>
 
+#include "bench/latency.hpp"
 #include "chain/json_rpc.hpp"
 #include "chain/ws_transport.hpp"
 #include "tests/support/anvil.hpp"
 
 using namespace vigil;
 using Clock = std::chrono::steady_clock;
+using bench::micros;
+using bench::percentile;
 
 namespace {
-
-double percentile(std::vector<double> v, double p) {
-    std::sort(v.begin(), v.end());
-    return v[static_cast<std::size_t>(p * static_cast<double>(v.size() - 1))];
-}
-
-double micros(Clock::duration d) {
-    return std::chrono::duration<double, std::micro>(d).count();
-}
 
 /// One anvil, one connected transport with a newHeads subscription, shared by the
 /// benchmarks below (starting anvil costs far more than the measurements).
