@@ -12,7 +12,7 @@ public:
     virtual ~Signer() = default;
     virtual Address address() const noexcept = 0;
     /// Recoverable, low-s, deterministic (RFC 6979) signature of a 32-byte digest. Safe to
-    /// call from several threads at once (the pipeline signs a large wave on two).
+    /// call from several threads at once.
     virtual Result<Signature, KeyError> sign_hash(const Hash32& digest) const = 0;
     /// Signs `tx` and returns its raw encoding (ready for eth_sendRawTransaction).
     Result<Bytes, KeyError> sign(const TxEnvelope& tx) const {
