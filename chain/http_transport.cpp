@@ -194,6 +194,12 @@ struct HttpTransport::Impl : std::enable_shared_from_this<Impl> {
             }
         } guard{*this, t};
         active.insert(&t);
+        // Start it now rather than from the zero timeout curl just asked for: on an idle
+        // kept-alive connection the request is written before this coroutine yields, so a
+        // caller that goes on computing has its request on the wire meanwhile.
+        int running = 0;
+        curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
+        collect();
         // Completion cancels `done`; the loop also covers a completion before the wait.
         while (!t.code) {
             boost::system::error_code ec;

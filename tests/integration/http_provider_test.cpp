@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
+#include <thread>
 
 #include "chain/abi.hpp"
 #include "chain/http_transport.hpp"
@@ -297,6 +298,38 @@ TEST(http_transport, reuses_one_keep_alive_connection) {
         EXPECT_TRUE(rpc::read_response(*body, id));
     }
     EXPECT_EQ(proxy.forwarded("eth_blockNumber"), 10u);
+    EXPECT_EQ(proxy.connections_accepted(), 1u);
+}
+
+// The pipeline sends a wave's first transaction and signs the rest while it is in flight:
+// that only helps if the request leaves before the caller's coroutine yields.
+TEST(http_transport, writes_a_request_before_the_caller_yields) {
+    Chain chain;
+    FaultProxy proxy(chain.anvil.port());
+    rpc::HttpTransport transport(chain.ioc.get_executor(), proxy.http_url());
+    const std::string request = rpc::make_request(1, rpc::eth::block_number());
+    ASSERT_TRUE(run(chain.ioc, transport.roundtrip(request)));  // opens the connection
+
+    std::optional<Result<std::string, rpc::Failure>> answer;
+    net::co_spawn(
+        chain.ioc, [&]() -> Task<void> { answer = co_await transport.roundtrip(request); },
+        net::detached);
+    // Queued behind the roundtrip's start, and holds the io thread until the proxy saw the
+    // request: only a write made inside roundtrip itself can get there.
+    bool seen_while_holding = false;
+    net::post(chain.ioc, [&] {
+        const auto deadline = std::chrono::steady_clock::now() + 2s;
+        while (!seen_while_holding && std::chrono::steady_clock::now() < deadline) {
+            seen_while_holding = proxy.received("eth_blockNumber") == 2;
+            std::this_thread::sleep_for(1ms);
+        }
+    });
+    chain.ioc.restart();
+    while (!answer && chain.ioc.run_one_for(5s)) {
+    }
+    EXPECT_TRUE(seen_while_holding);
+    ASSERT_TRUE(answer);
+    EXPECT_TRUE(*answer) << answer->error().to_string();
     EXPECT_EQ(proxy.connections_accepted(), 1u);
 }
 
