@@ -67,6 +67,38 @@ bool live(const Attempt& a) {
     return a.state == AttemptState::signed_ || a.state == AttemptState::broadcast;
 }
 
+/// A coroutine run beside its caller: it starts at the caller's next suspension, and
+/// join() waits for its end (and rethrows what it threw).
+class Beside {
+public:
+    Beside(const net::any_io_executor& executor, Task<void> task)
+        : state_(std::make_shared<State>(executor)) {
+        net::co_spawn(executor, std::move(task), [state = state_](std::exception_ptr e) {
+            state->error = e;
+            state->done = true;
+            state->timer.cancel();
+        });
+    }
+
+    Task<void> join() {
+        while (!state_->done) {
+            boost::system::error_code ec;
+            co_await state_->timer.async_wait(net::redirect_error(net::use_awaitable, ec));
+        }
+        if (state_->error) std::rethrow_exception(state_->error);
+    }
+
+private:
+    struct State {
+        explicit State(const net::any_io_executor& executor)
+            : timer(executor, net::steady_timer::time_point::max()) {}
+        net::steady_timer timer;  // cancelled at the end
+        bool done = false;
+        std::exception_ptr error;
+    };
+    std::shared_ptr<State> state_;
+};
+
 }  // namespace
 
 struct TxPipeline::Slot {
@@ -418,10 +450,9 @@ Task<void> TxPipeline::submit(std::vector<Intent> intents, const BlockHeader& he
     }
     const Fees fees = quote_->fees;
 
-    // Sign every survivor with the next nonce of its signer.
-    std::map<Slot*, NonceTracker> before;  // to give nonces back if the journal fails
-    std::vector<Intent> journaled_intents;
-    std::vector<Unsigned> to_sign;  // journaled_intents[i] is signed as to_sign[i]
+    // Every survivor within the limits goes, in the strategy's order.
+    std::vector<Candidate> approved;
+    std::map<Slot*, uint64_t> planned;  // approved per signer, toward max_inflight_txs
     u256 spent = spent_last_hour();
     for (Candidate& c : wave) {
         if (c.gas_limit == 0) {
@@ -435,7 +466,7 @@ Task<void> TxPipeline::submit(std::vector<Intent> intents, const BlockHeader& he
             continue;
         }
         Slot& slot = *c.slot;
-        if (slot.nonces.in_flight().size() >= config_.max_inflight_txs) {
+        if (slot.nonces.in_flight().size() + planned[&slot] >= config_.max_inflight_txs) {
             drop(c.intent, OutcomeKind::dropped, head.number,
                  concat({"max_inflight_txs (", std::to_string(config_.max_inflight_txs),
                          ") reached for signer '", slot.name, "'"}));
@@ -450,24 +481,57 @@ Task<void> TxPipeline::submit(std::vector<Intent> intents, const BlockHeader& he
                          " spent in the last hour + ", vigil::to_string(cost)}));
             continue;
         }
-        before.try_emplace(&slot, slot.nonces);
-        const uint64_t nonce = slot.nonces.reserve(1).first;
+        ++planned[&slot];
         spent += cost;
         spend(cost);
+        approved.push_back(std::move(c));
+    }
+    if (approved.empty()) co_return;
+
+    // The first intent (a strategy lists its most valuable first) is signed, journaled and
+    // on the wire before the rest is signed: it leaves one signature after the checks, not
+    // one per intent. The rest follows as one journal transaction and one batch. A dry run
+    // sends nothing, so it keeps the wave whole.
+    const std::size_t lead = config_.dry_run ? approved.size() : 1;
+    std::vector<Tracked*> first = commit(std::span(approved).first(lead), fees, head);
+    if (lead == approved.size()) {
+        co_await send(std::move(first));
+        co_return;
+    }
+    const auto executor = co_await net::this_coro::executor;
+    Beside sending_first(executor, send(std::move(first)));
+    co_await net::post(executor, net::use_awaitable);  // it writes its request meanwhile
+    co_await send(commit(std::span(approved).subspan(lead), fees, head));
+    co_await sending_first.join();
+}
+
+std::vector<TxPipeline::Tracked*> TxPipeline::commit(std::span<Candidate> wave, const Fees& fees,
+                                                     const BlockHeader& head) {
+    // Each transaction gets the next nonce of its signer.
+    std::map<Slot*, NonceTracker> before;  // to give nonces back if signing or the journal fails
+    std::vector<Intent> intents;
+    std::vector<Unsigned> to_sign;  // intents[i] is signed as to_sign[i]
+    intents.reserve(wave.size());
+    to_sign.reserve(wave.size());
+    for (Candidate& c : wave) {
+        Slot& slot = *c.slot;
+        before.try_emplace(&slot, slot.nonces);
+        const uint64_t nonce = slot.nonces.reserve(1).first;
         to_sign.push_back({&slot, envelope(nonce, fees, c.gas_limit, c.intent.target,
                                            c.intent.value, c.intent.calldata)});
-        journaled_intents.push_back(std::move(c.intent));
+        intents.push_back(std::move(c.intent));
     }
-    if (to_sign.empty()) co_return;
-    auto signed_wave = sign_wave(to_sign, journaled_intents, fees);
+    const auto fail = [&](std::string_view why, std::string_view detail) {
+        for (auto& [slot, tracker] : before) slot->nonces = tracker;
+        for (const Intent& intent : intents)
+            drop(intent, OutcomeKind::dropped, head.number, concat({why, detail}));
+    };
+    auto signed_wave = sign_wave(to_sign, intents, fees);
     if (!signed_wave) {
         // A signer failed (a remote one can): its nonces must not be skipped, so nothing of
         // the wave is used.
-        for (auto& [slot, tracker] : before) slot->nonces = tracker;
-        for (const Intent& intent : journaled_intents)
-            drop(intent, OutcomeKind::dropped, head.number,
-                 concat({"signing failed: ", signed_wave.error()}));
-        co_return;
+        fail("signing failed: ", signed_wave.error());
+        return {};
     }
     std::vector<Attempt> attempts = std::move(*signed_wave);
 
@@ -478,20 +542,16 @@ Task<void> TxPipeline::submit(std::vector<Intent> intents, const BlockHeader& he
         for (const auto& [slot, tracker] : before)
             nonces.push_back({config_.chain_id, slot->address, slot->nonces.next()});
     }
-    auto written =
-        journal_.record_wave({config_.chain_id, head.number, journaled_intents, attempts, nonces});
+    auto written = journal_.record_wave({config_.chain_id, head.number, intents, attempts, nonces});
     if (!written) {
-        for (auto& [slot, tracker] : before) slot->nonces = tracker;
-        for (const Intent& intent : journaled_intents)
-            drop(intent, OutcomeKind::dropped, head.number,
-                 concat({"journal write failed: ", written.error().detail}));
-        co_return;
+        fail("journal write failed: ", written.error().detail);
+        return {};
     }
     note(PipelineStage::journaled, std::to_string(attempts.size()));
 
     if (config_.dry_run) {
         for (std::size_t i = 0; i < attempts.size(); ++i) {
-            const Intent& intent = journaled_intents[i];
+            const Intent& intent = intents[i];
             const Attempt& a = attempts[i];
             log_.info("tx.dry_run",
                       {{"key", intent.idempotency_key},
@@ -515,23 +575,29 @@ Task<void> TxPipeline::submit(std::vector<Intent> intents, const BlockHeader& he
             journal_ok(journal_.finish_intent(outcome), "finish_intent");
             if (on_outcome_) on_outcome_(intent.strategy, outcome);
         }
-        co_return;
+        return {};
     }
 
     std::vector<Tracked*> sent;
     for (std::size_t i = 0; i < attempts.size(); ++i) {
         auto t = std::make_unique<Tracked>();
-        t->slot = slot_for(journaled_intents[i].signer);
+        t->slot = to_sign[i].slot;
         t->nonce = attempts[i].nonce;
         t->attempt_block = head.number;
         t->attempts.push_back(std::move(attempts[i]));
-        t->intent = std::move(journaled_intents[i]);
+        t->intent = std::move(intents[i]);
         sent.push_back(t.get());
         std::string key = t->intent.idempotency_key;
         tracked_.emplace(std::move(key), std::move(t));
     }
-    co_await broadcast(std::move(sent));
-    note(PipelineStage::broadcast, std::to_string(attempts.size()));
+    return sent;
+}
+
+Task<void> TxPipeline::send(std::vector<Tracked*> wave) {
+    if (wave.empty()) co_return;
+    const std::size_t size = wave.size();
+    co_await broadcast(std::move(wave));
+    note(PipelineStage::broadcast, std::to_string(size));
 }
 
 Task<void> TxPipeline::broadcast(std::vector<Tracked*> batch) {

@@ -75,8 +75,10 @@ struct SubmitOptions {
 
 /// Points an observer can watch (metrics, tests; the crash tests stop the process at them).
 enum class PipelineStage {
-    journaled,  ///< a wave's signed transactions are durable, nothing sent yet
-    broadcast,  ///< a wave's batch was answered
+    /// Signed transactions are durable, none of them sent yet: a wave's first one, then
+    /// the rest (a dry run: the whole wave at once).
+    journaled,
+    broadcast,  ///< the batch of what was journaled together was answered
     confirmed,  ///< an intent's outcome was journaled, before the strategy hears of it
 };
 
@@ -104,7 +106,8 @@ public:
 
     /// One wave of intents, decided at block `head`. Each ends journaled and sent, or with
     /// an Outcome at once (refused, dropped, reverted in simulation). Keys already journaled
-    /// are skipped (debug log): a replay of the same block sends nothing twice.
+    /// are skipped (debug log): a replay of the same block sends nothing twice. The first
+    /// intent is journaled and sent on its own, ahead of the rest (see PipelineStage).
     Task<void> submit(std::vector<Intent> intents, const BlockHeader& head,
                       SubmitOptions options = {});
 
@@ -140,6 +143,13 @@ private:
                                                         const Fees& fees);
     TxEnvelope envelope(uint64_t nonce, const Fees& fees, uint64_t gas_limit, const Address& to,
                         const u256& value, const Bytes& data) const;
+    /// Reserves the nonces of an approved wave (in order), signs it and journals it in one
+    /// transaction; returns it tracked, ready to send. Signing or journal failure: each
+    /// intent is dropped, its nonce given back. A dry run: each intent reported, none kept.
+    std::vector<Tracked*> commit(std::span<Candidate> wave, const Fees& fees,
+                                 const BlockHeader& head);
+    /// Broadcasts a committed wave, then tells the observer.
+    Task<void> send(std::vector<Tracked*> wave);
     Task<void> broadcast(std::vector<Tracked*> batch);
     Task<void> reconcile(Slot& slot, const BlockHeader& head);
     Task<void> resolve_mined(Tracked& t, const BlockHeader& head);

@@ -1,5 +1,6 @@
 // Reaction time on a real anvil with the real Morpho Blue: from the block that carries an
-// oracle price crash to the eth_sendRawTransaction batch of the first liquidations.
+// oracle price crash to the eth_sendRawTransaction of the first liquidation (the pipeline
+// sends a wave's first transaction alone, then the rest in one batch).
 //
 // Each iteration reverts anvil to a snapshot (60 borrowers, keeper approved), builds the
 // chain loop afresh (BlockStream on the websocket, MorphoLiquidator, TxPipeline with its
@@ -10,14 +11,16 @@
 //  - start: the tracker's eth_getLogs{blockHash} request for the crash block, issued as
 //    soon as the newHeads notification is decoded (ws_bench measures that decode: ~26 us
 //    median, not included here);
-//  - end: the send batch handed to the transport;
+//  - end: the first send handed to the transport (which writes it before returning);
 //  - own = end - start - (time inside the node round trips in between: that block's logs,
 //    the strategy's one batched read, and with simulation the eth_call and
 //    eth_estimateGas batches).
 // Reported as median / p90 of own and total time (manual time = mean own time), with the
 // pipeline's share: from the strategy's intents to the send (pipeline_median_us), of
-// which checks + signing + the durable journal write of the wave (to_journaled_median_us;
-// its fsync depends on the disk: run with TMPDIR=/dev/shm to take the disk out).
+// which checks + signing + the durable journal write of the first transaction
+// (to_journaled_median_us; its fsync depends on the disk: run with TMPDIR=/dev/shm to
+// take the disk out). wave_own_median_us is the own time to the send of the rest of the
+// wave: its last transaction on the wire.
 // Target: own time <= 1 ms at the median.
 #include <benchmark/benchmark.h>
 
@@ -49,10 +52,26 @@ struct Recorder {
     bool armed = false;
     std::optional<Clock::time_point> logs_at;       ///< first block-logs request after arming
     std::optional<Clock::time_point> send_at;       ///< first send after arming
+    std::optional<Clock::time_point> last_send_at;  ///< latest send after arming
     std::optional<Clock::time_point> intents_at;    ///< the strategy returned liquidations
     std::optional<Clock::time_point> journaled_at;  ///< their wave is durable
-    std::size_t wave = 0;                           ///< transactions in that wave
-    std::vector<std::pair<Clock::time_point, Clock::time_point>> rpcs;
+    std::size_t wave = 0;    ///< transactions journaled (the first alone, then the rest)
+    bool submitted = false;  ///< the pipeline is done with the wave
+    struct Rpc {
+        Clock::time_point start, end;
+        bool send = false;
+    };
+    std::vector<Rpc> rpcs;
+
+    /// Our own time from the block's logs request to `end`: minus the node round trips in
+    /// between. Sends do not count as the node's time: the first one is in flight while
+    /// this thread signs the rest.
+    double own_until(Clock::time_point end) const {
+        double in_node = 0;
+        for (const Rpc& r : rpcs)
+            if (!r.send && r.start >= *logs_at && r.end <= end) in_node += micros(r.end - r.start);
+        return micros(end - *logs_at) - in_node;
+    }
 };
 
 /// Forwards to an HttpTransport and records when each request started and ended.
@@ -62,15 +81,16 @@ public:
         : inner_(std::move(inner)), recorder_(recorder) {}
     Task<Result<std::string, rpc::Failure>> roundtrip(std::string body) override {
         const auto start = Clock::now();
+        const bool send = body.find("eth_sendRawTransaction") != std::string::npos;
         if (recorder_.armed) {
-            if (!recorder_.send_at && body.find("eth_sendRawTransaction") != std::string::npos)
-                recorder_.send_at = start;
+            if (send && !recorder_.send_at) recorder_.send_at = start;
+            if (send) recorder_.last_send_at = start;
             if (!recorder_.logs_at && body.find("eth_getLogs") != std::string::npos &&
                 body.find("blockHash") != std::string::npos)
                 recorder_.logs_at = start;
         }
         auto answer = co_await inner_->roundtrip(std::move(body));
-        if (recorder_.armed) recorder_.rpcs.emplace_back(start, Clock::now());
+        if (recorder_.armed) recorder_.rpcs.push_back({start, Clock::now(), send});
         co_return answer;
     }
     const std::string& endpoint() const noexcept override { return inner_->endpoint(); }
@@ -82,7 +102,8 @@ private:
 
 struct Measured {
     double own_us = 0;
-    double pipeline_us = 0;          ///< intents returned to send (the pipeline's part, no RPC)
+    double wave_own_us = 0;  ///< own time to the send that carries the wave's last transaction
+    double pipeline_us = 0;  ///< intents returned to send (the pipeline's part, no RPC)
     double signed_journaled_us = 0;  ///< intents returned to their wave durable
     std::size_t wave = 0;
     double total_us = 0;
@@ -130,9 +151,9 @@ Measured react_once(const test::Anvil& anvil, test::MorphoFixture& fixture,
         pipeline = std::make_unique<TxPipeline>(config, provider, nullptr, *journal, signers,
                                                 std::move(allow), log, TxPipeline::OutcomeSink{});
         pipeline->set_observer([&](PipelineStage stage, std::string_view count) {
-            if (stage != PipelineStage::journaled || recorder.journaled_at) return;
-            recorder.journaled_at = Clock::now();
-            recorder.wave = std::stoul(std::string(count));
+            if (stage != PipelineStage::journaled) return;
+            if (!recorder.journaled_at) recorder.journaled_at = Clock::now();
+            recorder.wave += std::stoul(std::string(count));
         });
         auto ready = co_await pipeline->start(head);
         if (!ready) throw std::runtime_error(ready.error());
@@ -150,6 +171,7 @@ Measured react_once(const test::Anvil& anvil, test::MorphoFixture& fixture,
         if (intents.empty()) co_return;
         if (!recorder.intents_at) recorder.intents_at = Clock::now();
         co_await pipeline->submit(std::move(intents), event.header, SubmitOptions{simulate});
+        recorder.submitted = true;
     };
     bool connected = false;
     BlockStream stream(
@@ -169,22 +191,18 @@ Measured react_once(const test::Anvil& anvil, test::MorphoFixture& fixture,
         test::DevChain chain(anvil.http_url());
         test::set_oracle_price(chain, d, 0, d.markets[0].price * 3 / 4 - iteration);
     });
-    while (!recorder.send_at && Clock::now() < deadline) ioc.run_for(std::chrono::milliseconds(5));
-    // Let the wave's send finish before the loop is torn down.
-    ioc.run_for(std::chrono::milliseconds(50));
+    while (!recorder.submitted && Clock::now() < deadline)
+        ioc.run_for(std::chrono::milliseconds(5));
     crash.join();
     stream.stop();
     if (!recorder.send_at || !recorder.logs_at)
         throw std::runtime_error("no liquidation sent within 10 s: " + log_text.str());
     Measured m;
     m.total_us = micros(*recorder.send_at - *recorder.logs_at);
-    Clock::duration in_node{};
-    for (const auto& [start, end] : recorder.rpcs)
-        if (start >= *recorder.logs_at && end <= *recorder.send_at) {
-            in_node += end - start;
-            ++m.round_trips;
-        }
-    m.own_us = m.total_us - micros(in_node);
+    m.own_us = recorder.own_until(*recorder.send_at);
+    m.wave_own_us = recorder.own_until(*recorder.last_send_at);
+    for (const Recorder::Rpc& r : recorder.rpcs)
+        m.round_trips += r.start >= *recorder.logs_at && r.end <= *recorder.send_at;
     m.pipeline_us = micros(*recorder.send_at - *recorder.intents_at);
     m.signed_journaled_us = micros(*recorder.journaled_at - *recorder.intents_at);
     m.wave = recorder.wave;
@@ -204,7 +222,7 @@ void crash_to_first_liquidation_sent(benchmark::State& state) {
                              test::calldata("approve(address,uint256)", {d.morpho, ~u256(0)}));
     const std::string snapshot_method = "evm_snapshot";
     std::string snapshot = fixture.chain().rpc(snapshot_method, "[]");
-    std::vector<double> own, total, pipeline_part, journaled;
+    std::vector<double> own, wave_own, total, pipeline_part, journaled;
     std::size_t wave = 0;
     std::size_t round_trips = 0;
     unsigned iteration = 0;
@@ -213,6 +231,7 @@ void crash_to_first_liquidation_sent(benchmark::State& state) {
         snapshot = fixture.chain().rpc(snapshot_method, "[]");
         const Measured m = react_once(anvil, fixture, keeper, simulate, iteration++);
         own.push_back(m.own_us);
+        wave_own.push_back(m.wave_own_us);
         total.push_back(m.total_us);
         pipeline_part.push_back(m.pipeline_us);
         journaled.push_back(m.signed_journaled_us);
@@ -222,6 +241,7 @@ void crash_to_first_liquidation_sent(benchmark::State& state) {
     }
     state.counters["own_median_us"] = percentile(own, 0.5);
     state.counters["own_p90_us"] = percentile(own, 0.9);
+    state.counters["wave_own_median_us"] = percentile(wave_own, 0.5);
     state.counters["total_median_us"] = percentile(total, 0.5);
     state.counters["pipeline_median_us"] = percentile(pipeline_part, 0.5);
     state.counters["to_journaled_median_us"] = percentile(journaled, 0.5);

@@ -4,8 +4,11 @@
 // refusals, the kill switch, reorgs) end as the pipeline promises.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <fstream>
+#include <functional>
 #include <sstream>
+#include <thread>
 
 #include "agent/pipeline.hpp"
 #include "chain/abi.hpp"
@@ -45,6 +48,23 @@ std::unique_ptr<keys::Signer> dev_signer(const char* key_hex) {
     return std::make_unique<keys::LocalSigner>(std::move(*signer));
 }
 
+/// Another signer's signatures, with a hook run before each (a test watches what was sent
+/// by then).
+class WatchedSigner final : public keys::Signer {
+public:
+    WatchedSigner(std::unique_ptr<keys::Signer> inner, const std::function<void()>& hook)
+        : inner_(std::move(inner)), hook_(hook) {}
+    Address address() const noexcept override { return inner_->address(); }
+    Result<Signature, keys::KeyError> sign_hash(const Hash32& digest) const override {
+        if (hook_) hook_();
+        return inner_->sign_hash(digest);
+    }
+
+private:
+    std::unique_ptr<keys::Signer> inner_;
+    const std::function<void()>& hook_;
+};
+
 struct Reported {
     std::string strategy;
     Outcome outcome;
@@ -66,7 +86,8 @@ public:
           log(log_text, LogFormat::text, LogLevel::debug) {
         fixture = *parse_address(anvil.deploy("PipelineFixture.bin"));
         keeper = *parse_address(Anvil::kDevAddress1);
-        signers.emplace("keeper", dev_signer(Anvil::kDevKey1));
+        signers.emplace(
+            "keeper", std::make_unique<WatchedSigner>(dev_signer(Anvil::kDevKey1), before_signing));
         Allowlist allow;
         allow.add("keeper", fixture, hit_function().selector);
         config = overrides;
@@ -160,6 +181,7 @@ public:
     Journal journal;
     std::ostringstream log_text;
     Logger log;
+    std::function<void()> before_signing;  ///< run before each signature, if set
     SignerMap signers;
     PipelineConfig config;
     Address fixture;
@@ -476,4 +498,44 @@ TEST(pipeline_anvil, a_large_wave_is_signed_with_consecutive_nonces) {
     for (const Reported& r : rig.outcomes) EXPECT_EQ(r.outcome.kind, OutcomeKind::included);
     for (uint64_t id = 20; id < 32; ++id) EXPECT_EQ(rig.hits(id), 1u);
     EXPECT_EQ(rig.nonce(), 12u);
+}
+
+// The first transaction of a wave is on the wire before the second is signed; the rest
+// follows, journaled together, with the next nonces.
+TEST(pipeline_anvil, a_wave_sends_its_first_transaction_before_signing_the_rest) {
+    Rig rig({}, /*private_relay=*/true);
+    rig.start();
+    rig.automine(false);
+    // A kept-alive connection to the relay, as after any earlier send: a new one would
+    // first need the io thread to finish connecting.
+    ASSERT_TRUE(test::run(rig.ioc, rig.relay->chain_id()));
+    // The relay's count of sends at each signature. At the second one the io thread is held
+    // (as signing holds it) until the first send arrives, for at most 2 s: only a request
+    // already written gets there.
+    std::vector<std::size_t> sends_seen;
+    rig.before_signing = [&] {
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+        std::size_t seen = rig.relay_proxy->received("eth_sendRawTransaction");
+        while (sends_seen.size() == 1 && seen == 0 && std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            seen = rig.relay_proxy->received("eth_sendRawTransaction");
+        }
+        sends_seen.push_back(seen);
+    };
+    std::vector<Intent> wave;
+    for (uint64_t id = 40; id < 45; ++id) wave.push_back(rig.intent(id));
+    rig.submit(wave);
+    EXPECT_EQ(sends_seen, (std::vector<std::size_t>{0, 1, 1, 1, 1}));
+    EXPECT_EQ(rig.relay_proxy->received("eth_sendRawTransaction"), 5u);
+    for (uint64_t id = 40; id < 45; ++id) {
+        const auto attempts = rig.attempts("test/hit/" + std::to_string(id));
+        ASSERT_EQ(attempts.size(), 1u) << rig.log_text.str();
+        EXPECT_EQ(attempts[0].nonce, id - 40);
+        EXPECT_EQ(attempts[0].state, AttemptState::broadcast);
+    }
+    rig.mine();
+    rig.settle(5);
+    ASSERT_EQ(rig.outcomes.size(), 5u) << rig.log_text.str();
+    for (const Reported& r : rig.outcomes) EXPECT_EQ(r.outcome.kind, OutcomeKind::included);
+    EXPECT_EQ(rig.nonce(), 5u);
 }
