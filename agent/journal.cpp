@@ -159,6 +159,8 @@ JournalErrc kind_of(int rc) {
             return JournalErrc::corrupt;
         case SQLITE_CANTOPEN:
             return JournalErrc::cannot_open;
+        case SQLITE_BUSY:
+            return JournalErrc::in_use;
         default:
             return JournalErrc::sqlite_failure;
     }
@@ -395,6 +397,8 @@ std::string_view to_string(JournalErrc kind) noexcept {
             return "unknown_intent";
         case JournalErrc::unknown_attempt:
             return "unknown_attempt";
+        case JournalErrc::in_use:
+            return "in_use";
         case JournalErrc::sqlite_failure:
             return "sqlite_failure";
     }
@@ -570,13 +574,25 @@ Result<Journal, JournalError> Journal::open(const std::filesystem::path& state_d
     int persist_wal = 1;
     sqlite3_file_control(impl->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist_wal);
     sqlite3_wal_hook(impl->db, on_wal_commit, &impl->wal_frames);  // replaces autocheckpoint
-    // Another process (an operator's sqlite3 shell, a second vigil by mistake) may hold the
-    // write lock for a moment; waiting beats failing a wave.
-    sqlite3_busy_timeout(impl->db, 5000);
-
+    // One process per journal: in EXCLUSIVE locking mode the connection keeps the file's
+    // lock from its first access to its close. A second vigil on this state_dir (a second
+    // owner of the same nonces) cannot open it, and no transaction pays for file-lock system
+    // calls and wal-index checks (set before WAL mode, the wal-index is in heap memory).
+    // Another process holding it for a moment (`vigil positions` reading checkpoints) is
+    // waited for.
+    sqlite3_busy_timeout(impl->db, 2000);
+    const auto in_use = [&](JournalError err) {
+        if (err.kind == JournalErrc::in_use)
+            err.detail =
+                path + " is in use by another process (one vigil per state_dir): " + err.detail;
+        return unexpected(std::move(err));
+    };
+    if (auto r = exec(impl->db, "PRAGMA locking_mode = EXCLUSIVE", "open " + path); !r) {
+        return unexpected(r.error());
+    }
     // The first read of the file happens here, so a file that is not a database fails here.
     if (auto r = exec(impl->db, "PRAGMA journal_mode = WAL", "open " + path); !r) {
-        return unexpected(r.error());
+        return in_use(r.error());
     }
     // FULL, not WAL's usual NORMAL: NORMAL may lose the last commits on power loss, and a lost
     // journaled wave is a signed tx the restart does not know about.
@@ -588,10 +604,9 @@ Result<Journal, JournalError> Journal::open(const std::filesystem::path& state_d
     if (auto r = impl->migrate(); !r) {
         auto err = r.error();
         if (err.kind == JournalErrc::newer_schema) err.detail = path + ": " + err.detail;
-        return unexpected(std::move(err));
+        return in_use(std::move(err));
     }
     if (auto r = impl->prepare(); !r) return unexpected(r.error());
-    // Best effort: if another connection reads, the WAL stays as it is.
     const int restarted =
         sqlite3_wal_checkpoint_v2(impl->db, "main", SQLITE_CHECKPOINT_RESTART, nullptr, nullptr);
     if (restarted == SQLITE_OK) {

@@ -37,7 +37,8 @@ enum class JournalErrc {
     duplicate_attempt,  ///< an attempt with this tx hash is already journaled
     unknown_intent,     ///< no intent with this idempotency key
     unknown_attempt,    ///< no attempt with this tx hash
-    sqlite_failure,     ///< any other SQLite error (I/O error, disk full, busy past timeout)
+    in_use,             ///< another connection (another process) holds the journal
+    sqlite_failure,     ///< any other SQLite error (I/O error, disk full)
 };
 std::string_view to_string(JournalErrc kind) noexcept;
 

@@ -5,7 +5,6 @@
 #include <iomanip>
 #include <map>
 #include <ostream>
-#include <sstream>
 #include <thread>
 
 #include "agent/cli.hpp"
@@ -222,8 +221,9 @@ int positions_command(std::span<const std::string_view> args, std::ostream& out,
         out << kPositionsUsage;
         return kOk;
     }
-    std::ostringstream quiet;  // strategy logs are not part of the table
-    agent::Logger log(quiet, agent::LogFormat::text, agent::LogLevel::error);
+    // Warnings go to stderr, apart from the table (a checkpoint that could not be used, an
+    // oracle that reverted); the strategies' progress is not shown.
+    agent::Logger log(err, agent::LogFormat::text, agent::LogLevel::warn);
     auto planned = plan(parsed->config, parsed->strategy, log, err, "positions");
     if (auto* code = std::get_if<int>(&planned)) return *code;
     Plan& p = std::get<Plan>(planned);

@@ -47,18 +47,16 @@ std::optional<uint64_t> checkpoint_block(std::string_view text) {
     return out;
 }
 
-/// Restores the strategy's mirror from its checkpoint when there is one and it fits,
-/// then lets it catch up to `head`.
+/// Restores the strategy's mirror from its checkpoint (`saved`) when there is one and it
+/// fits, then lets it catch up to `head`.
 Task<Result<void, std::string>> start_strategy(RunnerStrategy& rs, Provider& provider,
-                                               Journal& journal, uint64_t chain_id,
-                                               const SignerMap& signers, const BlockHeader& head,
-                                               Logger& log) {
+                                               const std::optional<std::string>& saved,
+                                               uint64_t chain_id, const SignerMap& signers,
+                                               const BlockHeader& head, Logger& log) {
     Strategy& s = *rs.strategy;
     std::optional<uint64_t> resume;
-    auto saved = journal.checkpoint(checkpoint_key(s.name()));
-    if (!saved) co_return unexpected(concat({"journal: ", saved.error().detail}));
-    if (*saved) {
-        const std::string_view text = **saved;
+    if (saved) {
+        const std::string_view text = *saved;
         const auto block = checkpoint_block(text);
         auto restored = block
                             ? s.restore(text.substr(text.find('\n') + 1))
@@ -188,7 +186,9 @@ private:
                     co_return unexpected(added.error().to_string());
         std::vector<LogFilter> filters;
         for (RunnerStrategy& rs : strategies_) {
-            if (auto started = co_await start_strategy(rs, *provider_, *journal_, chain_.chain_id,
+            auto saved = journal_->checkpoint(checkpoint_key(rs.strategy->name()));
+            if (!saved) co_return unexpected(concat({"journal: ", saved.error().detail}));
+            if (auto started = co_await start_strategy(rs, *provider_, *saved, chain_.chain_id,
                                                        signers_, *head, log_);
                 !started)
                 co_return unexpected(std::move(started.error()));
@@ -310,16 +310,33 @@ Result<std::vector<std::pair<std::string, std::vector<PositionRow>>>, std::strin
 evaluate_positions(const config::Config& config, const config::ChainConfig& chain,
                    std::vector<RunnerStrategy>& strategies, const SignerMap& signers, Logger& log) {
     using Rows = std::vector<std::pair<std::string, std::vector<PositionRow>>>;
-    auto journal = Journal::open(config.state_dir);
-    if (!journal) return unexpected(concat({"journal: ", journal.error().detail}));
+    // The checkpoints are read at once and the journal closed: a `vigil run` on this
+    // state_dir must be able to open it meanwhile. While one runs, it holds the journal, and
+    // each strategy backfills from its start block instead.
+    std::vector<std::optional<std::string>> saved(strategies.size());
+    if (auto journal = Journal::open(config.state_dir); journal) {
+        for (std::size_t i = 0; i < strategies.size(); ++i) {
+            auto text = journal->checkpoint(checkpoint_key(strategies[i].strategy->name()));
+            if (!text) return unexpected(concat({"journal: ", text.error().detail}));
+            saved[i] = std::move(*text);
+        }
+    } else if (journal.error().kind == JournalErrc::in_use) {
+        log.warn("positions.no_checkpoint",
+                 {{"detail",
+                   "the journal is in use (vigil run?): strategies start from their "
+                   "start_block"}});
+    } else {
+        return unexpected(concat({"journal: ", journal.error().detail}));
+    }
     net::io_context ioc;
     RpcProvider provider(ioc.get_executor(), provider_config(chain));
     auto evaluate = [&]() -> Task<Result<Rows, std::string>> {
         auto head = co_await latest_block(provider);
         if (!head) co_return unexpected(std::move(head.error()));
         Rows rows;
-        for (RunnerStrategy& rs : strategies) {
-            auto started = co_await start_strategy(rs, provider, *journal, chain.chain_id, signers,
+        for (std::size_t i = 0; i < strategies.size(); ++i) {
+            RunnerStrategy& rs = strategies[i];
+            auto started = co_await start_strategy(rs, provider, saved[i], chain.chain_id, signers,
                                                    *head, log);
             if (!started) co_return unexpected(std::move(started.error()));
             // An added event without logs: the strategy reads this block's prices and

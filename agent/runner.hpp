@@ -35,9 +35,9 @@ struct RunnerOptions {
 /// block number, a newline, and Strategy::save().
 std::string checkpoint_key(std::string_view strategy);
 
-/// For `vigil positions`: starts each strategy (from its checkpoint when there is one),
-/// evaluates it at the chain's latest block and returns its positions, by strategy name.
-/// Sends nothing.
+/// For `vigil positions`: starts each strategy (from its checkpoint when there is one, and
+/// the journal is not held by a running vigil), evaluates it at the chain's latest block
+/// and returns its positions, by strategy name. Sends nothing.
 Result<std::vector<std::pair<std::string, std::vector<PositionRow>>>, std::string>
 evaluate_positions(const config::Config& config, const config::ChainConfig& chain,
                    std::vector<RunnerStrategy>& strategies, const SignerMap& signers, Logger& log);

@@ -104,7 +104,7 @@ What happened: vigil backfilled Morpho's logs into an in-memory mirror of every 
 position, followed new blocks over the websocket, and at each block read the oracle
 prices in one batched call. When the prices fell it computed health with Morpho's exact
 math, chose for each unhealthy borrower the seized amount that maximizes profit, approved
-the loan token once, and sent the liquidations in one batch: simulated, priced, signed,
-journaled (state in ./vigil-state), confirmed. To point vigil at a real chain, start from
+the loan token once, and sent the liquidations, the most profitable first and the rest in
+one batch: simulated, priced, signed, journaled (state in ./vigil-state), confirmed. To point vigil at a real chain, start from
 config/examples/mainnet.json (see README.md, "Running on a real chain").
 EOF

@@ -427,14 +427,14 @@ public:
     /// is worth more than what it repaid at the oracle price.
     void expect_liquidated_exactly(const BookAt& at_drop, const u256& loan_before);
 
+    std::filesystem::path config_path() const { return dir() / "vigil.json"; }
+
 private:
     static test::MorphoFixtureOptions fixture_options() {
         test::MorphoFixtureOptions o;
         o.keeper_loan_balance = kKeeperLoanBalance;
         return o;
     }
-
-    std::filesystem::path config_path() const { return dir() / "vigil.json"; }
 
     void write_config() const {
         const json config = {
@@ -597,6 +597,41 @@ TEST(morpho_run, liquidates_every_liquidatable_borrower_and_none_of_the_healthy)
 
     run.expect_liquidated_exactly(at_drop, loan_before);
     expect_clean_keeper_history(run, run.keeper_txs(), vigil->summary());
+}
+
+// The journal belongs to one process: a second `vigil run` on the same state_dir (a second
+// owner of the keeper's nonces) stops at once with the reason, and `vigil positions` still
+// works while the first runs, from a backfill instead of the checkpoint.
+TEST(morpho_run, a_running_vigil_holds_its_state_dir) {
+    MorphoRun run;
+    auto vigil = run.start("1");
+    MorphoRun::expect_following(*vigil);
+    if (HasFatalFailure()) return;
+
+    const std::string config = run.config_path().string();
+    const auto second = test::run({VIGIL_BINARY, "run", "--config", config});
+    EXPECT_EQ(second.exit_code, 1) << second.out << second.err;
+    EXPECT_NE((second.out + second.err)
+                  .find("is in use by another process (one vigil per "
+                        "state_dir)"),
+              std::string::npos)
+        << second.out << second.err;
+
+    const auto positions = test::run({VIGIL_BINARY, "positions", "--config", config});
+    EXPECT_EQ(positions.exit_code, 0) << positions.out << positions.err;
+    EXPECT_NE(positions.out.find(" positions\n"), std::string::npos) << positions.out;
+    EXPECT_NE((positions.out + positions.err).find("positions.no_checkpoint"), std::string::npos)
+        << positions.out << positions.err;
+
+    const int status = vigil->stop(SIGINT);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        << "vigil run ended with status " << status << ":\n"
+        << vigil->summary();
+    // The first run went on undisturbed.
+    const auto& lines = vigil->lines();
+    EXPECT_TRUE(std::none_of(lines.begin(), lines.end(), [](const json& l) {
+        return field(l, "level") == "error";
+    })) << vigil->summary();
 }
 
 namespace {

@@ -472,10 +472,41 @@ TEST(journal, commits_overwrite_the_wal_instead_of_growing_it) {
     }
     // Kept across a clean close, and every wave is there after it.
     EXPECT_EQ(std::filesystem::file_size(wal), given);
-    auto j = open_ok(dir.path());
+    {
+        auto j = open_ok(dir.path());
+        EXPECT_EQ(j.next_nonce(kChain, address_of(0x11)).value(), std::optional<uint64_t>(2000));
+        EXPECT_EQ(std::filesystem::file_size(wal), given);
+    }
     EXPECT_EQ(raw_count(dir.file(), "SELECT count(*) FROM intents"), 2000);
-    EXPECT_EQ(j.next_nonce(kChain, address_of(0x11)).value(), std::optional<uint64_t>(2000));
-    EXPECT_EQ(std::filesystem::file_size(wal), given);
+}
+
+TEST(journal, is_held_by_one_connection_until_closed) {
+    TempDir dir;
+    {
+        auto first = open_ok(dir.path());
+        // Another process's connection (SQLite keeps connections of one process apart).
+        const auto second = Journal::open(dir.path());
+        ASSERT_FALSE(second.has_value());
+        EXPECT_EQ(second.error().kind, JournalErrc::in_use);
+        EXPECT_EQ(to_string(second.error().kind), "in_use");
+        EXPECT_NE(second.error().detail.find(dir.file().string() +
+                                             " is in use by another process (one vigil per "
+                                             "state_dir): "),
+                  std::string::npos)
+            << second.error().detail;
+        // Nor can a plain reader look in meanwhile.
+        sqlite3* db = nullptr;
+        ASSERT_EQ(sqlite3_open(dir.file().c_str(), &db), SQLITE_OK);
+        EXPECT_EQ(sqlite3_exec(db, "SELECT count(*) FROM intents", nullptr, nullptr, nullptr),
+                  SQLITE_BUSY);
+        sqlite3_close(db);
+        // The holder goes on as before.
+        const std::vector<Intent> intents{make_intent("k")};
+        const std::vector<Attempt> attempts{make_attempt("k", 0)};
+        record_ok(first, intents, attempts, {}, 1);
+    }
+    auto reopened = open_ok(dir.path());
+    EXPECT_EQ(reopened.pending_intents().value().size(), 1u);
 }
 
 TEST(journal, next_nonce_and_checkpoints_round_trip) {
@@ -580,12 +611,13 @@ TEST(journal, survives_sigkill_at_random_points_without_partial_waves) {
         ASSERT_EQ(::waitpid(pid, &status, 0), pid);
         ASSERT_TRUE(WIFSIGNALED(status)) << "child exited on its own, status " << status;
 
-        auto j = open_ok(dir.path());
+        // SQLite's own recovery first (the journal holds the file while open).
         EXPECT_EQ(raw_text(dir.file(), "PRAGMA integrity_check"), "ok");
         EXPECT_EQ(raw_count(dir.file(),
                             "SELECT count(*) FROM attempts WHERE intent_key NOT IN "
                             "(SELECT key FROM intents)"),
                   0);
+        auto j = open_ok(dir.path());
         const auto pending = j.pending_intents();
         ASSERT_TRUE(pending.has_value()) << pending.error().detail;
         // Intents per wave of this round, keyed by wave number.
