@@ -4,15 +4,16 @@
 // point can re-track what may still land and never signs an intent twice with a new nonce.
 //
 // One SQLite file, <state_dir>/journal.sqlite, in WAL mode with synchronous=FULL: every
-// write below is one db_txn and is on disk when the call returns. That fsync is the one
-// synchronous disk step of the hot path, so the pipeline journals a whole wave of intents
-// with one record_wave call, and the WAL is kept so that the fsync is a cheap one: written
-// in full when the journal is created, copied back into the database by maintain() off the
-// hot path (see journal.cpp).
+// write below is one db_txn and is on disk when the call returns. That fsync is the
+// synchronous disk step of the hot path, so the pipeline journals many intents with one
+// record_wave call (a wave's first intent, then the rest), and the WAL is kept so that the
+// fsync is a cheap one: written in full when the journal is created, copied back into the
+// database by maintain() off the hot path (see journal.cpp).
 //
 // One Journal per process and per thread: it holds one SQLite connection and its cached
-// prepared statements, and is not safe to share between threads. Never carry an open
-// Journal across fork().
+// prepared statements, and is not safe to share between threads. The connection holds the
+// file (exclusive locking) from open to close: another process cannot open it meanwhile
+// (in_use). Never carry an open Journal across fork().
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -112,7 +113,8 @@ public:
 
     /// Creates `state_dir` if needed, opens or creates journal.sqlite in it and migrates it to
     /// kSchemaVersion. Errors: cannot_open (dir or file), corrupt (not a database),
-    /// newer_schema (detail gives both versions; no table is written).
+    /// newer_schema (detail gives both versions; no table is written), in_use (another
+    /// process holds it, still after 2 s).
     [[nodiscard]] static Result<Journal, JournalError> open(const std::filesystem::path& state_dir);
 
     Journal(Journal&&) noexcept;

@@ -3,9 +3,10 @@
 // crashes, dropped transactions, fee spikes, reorgs and other senders using the same key.
 //
 //   submit(wave):  allow-list → limits / kill switch → simulate (eth_call + eth_estimateGas,
-//                  one batch each, optional) → fees (cached per block) → profit → nonces →
-//                  sign → journal the wave (one durable SQLite transaction) → one batch of
-//                  eth_sendRawTransaction on the open connection
+//                  one batch each, optional) → fees (cached per block) → profit; then the
+//                  first intent alone and the rest together: nonces → sign → journal (one
+//                  durable SQLite transaction each) → eth_sendRawTransaction (one batch each;
+//                  the first is on the wire while the rest is signed)
 //   on_block(ev):  refresh fees; per signer, the node's latest and pending counts: resolve
 //                  mined nonces from receipts, confirm after `confirmations` blocks, re-send
 //                  what the node lost, replace what is stuck, cancel what expired; for a
