@@ -47,6 +47,14 @@ std::optional<uint64_t> checkpoint_block(std::string_view text) {
     return out;
 }
 
+/// The strategy's checkpoint in `journal`, if it has one; an error is one line.
+Result<std::optional<std::string>, std::string> saved_checkpoint(Journal& journal,
+                                                                 const RunnerStrategy& rs) {
+    auto saved = journal.checkpoint(checkpoint_key(rs.strategy->name()));
+    if (!saved) return unexpected(concat({"journal: ", saved.error().detail}));
+    return std::move(*saved);
+}
+
 /// Restores the strategy's mirror from its checkpoint (`saved`) when there is one and it
 /// fits, then lets it catch up to `head`.
 Task<Result<void, std::string>> start_strategy(RunnerStrategy& rs, Provider& provider,
@@ -186,8 +194,8 @@ private:
                     co_return unexpected(added.error().to_string());
         std::vector<LogFilter> filters;
         for (RunnerStrategy& rs : strategies_) {
-            auto saved = journal_->checkpoint(checkpoint_key(rs.strategy->name()));
-            if (!saved) co_return unexpected(concat({"journal: ", saved.error().detail}));
+            auto saved = saved_checkpoint(*journal_, rs);
+            if (!saved) co_return unexpected(std::move(saved.error()));
             if (auto started = co_await start_strategy(rs, *provider_, *saved, chain_.chain_id,
                                                        signers_, *head, log_);
                 !started)
@@ -316,8 +324,8 @@ evaluate_positions(const config::Config& config, const config::ChainConfig& chai
     std::vector<std::optional<std::string>> saved(strategies.size());
     if (auto journal = Journal::open(config.state_dir); journal) {
         for (std::size_t i = 0; i < strategies.size(); ++i) {
-            auto text = journal->checkpoint(checkpoint_key(strategies[i].strategy->name()));
-            if (!text) return unexpected(concat({"journal: ", text.error().detail}));
+            auto text = saved_checkpoint(*journal, strategies[i]);
+            if (!text) return unexpected(std::move(text.error()));
             saved[i] = std::move(*text);
         }
     } else if (journal.error().kind == JournalErrc::in_use) {

@@ -76,7 +76,7 @@ public:
     /// Sends since the last call: the first one's and the last one's arrival.
     std::pair<Clock::time_point, Clock::time_point> take_send_arrivals() {
         std::lock_guard lock(mutex_);
-        const auto arrivals = std::pair(*first_send_, last_send_);
+        const auto arrivals = std::pair(first_send_.value(), last_send_);  // throws if none
         first_send_.reset();
         return arrivals;
     }

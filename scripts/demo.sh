@@ -105,6 +105,7 @@ position, followed new blocks over the websocket, and at each block read the ora
 prices in one batched call. When the prices fell it computed health with Morpho's exact
 math, chose for each unhealthy borrower the seized amount that maximizes profit, approved
 the loan token once, and sent the liquidations, the most profitable first and the rest in
-one batch: simulated, priced, signed, journaled (state in ./vigil-state), confirmed. To point vigil at a real chain, start from
-config/examples/mainnet.json (see README.md, "Running on a real chain").
+one batch: simulated, priced, signed, journaled (state in ./vigil-state), confirmed. To
+point vigil at a real chain, start from config/examples/mainnet.json (see README.md,
+"Running on a real chain").
 EOF
