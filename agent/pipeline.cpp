@@ -382,6 +382,22 @@ Task<void> TxPipeline::simulate(std::vector<Candidate>& wave, const BlockHeader&
 
 Task<void> TxPipeline::submit(std::vector<Intent> intents, const BlockHeader& head,
                               SubmitOptions options) {
+    if (options.simulate != config::Simulation::automatic) {
+        co_await submit_wave(std::move(intents), head,
+                             options.simulate == config::Simulation::always);
+        co_return;
+    }
+    const auto inexact = std::stable_partition(intents.begin(), intents.end(),
+                                               [](const Intent& i) { return i.exact; });
+    std::vector<Intent> simulated(std::make_move_iterator(inexact),
+                                  std::make_move_iterator(intents.end()));
+    intents.erase(inexact, intents.end());
+    if (!intents.empty()) co_await submit_wave(std::move(intents), head, false);
+    if (!simulated.empty()) co_await submit_wave(std::move(simulated), head, true);
+}
+
+Task<void> TxPipeline::submit_wave(std::vector<Intent> intents, const BlockHeader& head,
+                                   bool simulate_first) {
     const bool killed = kill_switch_engaged();
     std::vector<Candidate> wave;
     wave.reserve(intents.size());
@@ -425,12 +441,12 @@ Task<void> TxPipeline::submit(std::vector<Intent> intents, const BlockHeader& he
             drop(intent, OutcomeKind::dropped, head.number, "kill switch engaged");
             continue;
         }
-        if (!options.simulate && !intent.gas_cap) {
+        if (!simulate_first && !intent.gas_cap) {
             drop(intent, OutcomeKind::dropped, head.number,
                  "simulation is off and the intent has no gas_cap to use as its gas limit");
             continue;
         }
-        const uint64_t gas_limit = options.simulate ? 0 : *intent.gas_cap;
+        const uint64_t gas_limit = simulate_first ? 0 : *intent.gas_cap;
         wave.push_back({std::move(intent), slot, gas_limit});
     }
     if (killed && !kill_logged_) {
@@ -438,7 +454,7 @@ Task<void> TxPipeline::submit(std::vector<Intent> intents, const BlockHeader& he
         kill_logged_ = true;
     }
     if (wave.empty()) co_return;
-    if (options.simulate) co_await simulate(wave, head);
+    if (simulate_first) co_await simulate(wave, head);
     if (wave.empty()) co_return;
     // on_block refreshes the quote after each wave, off the hot path: a quote from the
     // block before is used as is (the base fee multiplier covers one block's rise).

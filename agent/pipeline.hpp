@@ -3,10 +3,10 @@
 // crashes, dropped transactions, fee spikes, reorgs and other senders using the same key.
 //
 //   submit(wave):  allow-list → limits / kill switch → simulate (eth_call + eth_estimateGas,
-//                  one batch each, optional) → fees (cached per block) → profit; then the
-//                  first intent alone and the rest together: nonces → sign → journal (one
-//                  durable SQLite transaction each) → eth_sendRawTransaction (one batch each;
-//                  the first is on the wire while the rest is signed)
+//                  one batch each; by default not for exact intents, which go first) → fees (cached
+//                  per block) → profit; then the first intent alone and the rest together: nonces →
+//                  sign → journal (one durable SQLite transaction each) → eth_sendRawTransaction
+//                  (one batch each; the first is on the wire while the rest is signed)
 //   on_block(ev):  refresh fees; per signer, the node's latest and pending counts: resolve
 //                  mined nonces from receipts, confirm after `confirmations` blocks, re-send
 //                  what the node lost, replace what is stuck, cancel what expired; for a
@@ -37,6 +37,7 @@
 #include "agent/nonces.hpp"
 #include "chain/asio.hpp"
 #include "chain/provider.hpp"
+#include "config/config.hpp"
 #include "keys/signer.hpp"
 #include "strategies/intent.hpp"
 
@@ -54,7 +55,7 @@ struct PipelineConfig {
     /// head block).
     uint64_t confirmations = 1;
     /// Per signer: nonces in flight (sent, not yet confirmed). Intents beyond it are dropped.
-    uint32_t max_inflight_txs = 8;
+    uint32_t max_inflight_txs = 512;
     /// Worst-case gas cost (gas limit × max fee) of everything signed in the last hour.
     u256 max_gas_spend_per_hour_wei = u256(1'000'000'000'000'000'000ull);
     /// When this file exists (or engage_kill_switch() was called), nothing is broadcast.
@@ -69,9 +70,11 @@ struct PipelineConfig {
 using SignerMap = std::map<std::string, std::unique_ptr<keys::Signer>, std::less<>>;
 
 struct SubmitOptions {
-    /// eth_call + eth_estimateGas first. Off: no round trip, the gas limit is the intent's
-    /// gas_cap (an intent without one is dropped).
-    bool simulate = true;
+    /// Which intents get eth_call + eth_estimateGas first (one round trip each, one batch
+    /// for the wave). Unsimulated: the gas limit is the intent's gas_cap (an intent without
+    /// one is dropped). automatic: exact intents (Intent::exact) are not simulated, and go
+    /// first, as a wave of their own; the rest follow simulated.
+    config::Simulation simulate = config::Simulation::automatic;
 };
 
 /// Points an observer can watch (metrics, tests; the crash tests stop the process at them).
@@ -135,6 +138,8 @@ private:
     Slot* slot_for(std::string_view signer);
     Task<void> refresh_fees(const BlockHeader& head);
     Task<void> simulate(std::vector<Candidate>& wave, const BlockHeader& head);
+    /// submit() of intents that are all simulated, or none.
+    Task<void> submit_wave(std::vector<Intent> intents, const BlockHeader& head, bool simulate);
     void drop(const Intent& intent, OutcomeKind kind, uint64_t block, std::string detail);
     Result<Attempt, std::string> sign(Slot& slot, const std::string& key, const TxEnvelope& tx,
                                       const Fees& fees);

@@ -215,10 +215,24 @@ private:
         if (auto started = co_await pipeline_->start(*head); !started)
             co_return unexpected(concat({"pipeline: ", started.error()}));
 
+        // What is due at the head already (approvals ahead of need, positions liquidatable
+        // at start) goes out before the first new block.
+        co_await decide(BlockEvent{BlockEvent::Kind::added, *head, {}});
+
         BlockStreamOptions stream_options;
         if (!chain_.ws.empty()) stream_options.ws_url = chain_.ws.front();
         stream_options.poll_interval = chain_.poll_interval;
         stream_options.tracker.filters = std::move(filters);
+        // Each block's logs and the strategies' reads at it: one batch, one round trip.
+        stream_options.tracker.reads = [this](const BlockHeader& header) {
+            std::vector<CallRequest> calls;
+            for (const RunnerStrategy& rs : strategies_) {
+                std::vector<CallRequest> more = rs.strategy->block_reads(header);
+                calls.insert(calls.end(), std::make_move_iterator(more.begin()),
+                             std::make_move_iterator(more.end()));
+            }
+            return calls;
+        };
         stream_options.start_block = last_block_ + 1;
         BlockStream stream(
             ioc_.get_executor(), *provider_, stream_options,
@@ -252,15 +266,19 @@ private:
         co_return Result<void, std::string>{};
     }
 
-    /// One block event: strategies first (the hot path: their intents go out at once),
-    /// then the pipeline's bookkeeping for the block.
-    Task<void> process(const BlockEvent& event) {
+    /// The strategies' decisions at the event, sent at once: the hot path.
+    Task<void> decide(const BlockEvent& event) {
         for (RunnerStrategy& rs : strategies_) {
             std::vector<Intent> intents = co_await rs.strategy->on_block(event);
             if (!intents.empty())
                 co_await pipeline_->submit(std::move(intents), event.header,
                                            SubmitOptions{rs.simulate});
         }
+    }
+
+    /// One block event: the strategies first, then the pipeline's bookkeeping for the block.
+    Task<void> process(const BlockEvent& event) {
+        co_await decide(event);
         co_await pipeline_->on_block(event);
         if (event.kind != BlockEvent::Kind::added) co_return;
         last_block_ = event.header.number;

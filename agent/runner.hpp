@@ -20,8 +20,8 @@ namespace vigil::agent {
 /// A configured strategy, built, with what the runner needs to know about it.
 struct RunnerStrategy {
     std::unique_ptr<Strategy> strategy;
-    std::string signer;    ///< configured signer name
-    bool simulate = true;  ///< SubmitOptions::simulate for its intents
+    std::string signer;                                           ///< configured signer name
+    config::Simulation simulate = config::Simulation::automatic;  ///< SubmitOptions::simulate
 };
 
 struct RunnerOptions {

@@ -238,7 +238,9 @@ void intent_to_wire(benchmark::State& state) {
             intent.gas_cap = 500'000;
         }
         const auto start = Clock::now();
-        test::run(ioc, pipeline.submit(std::move(wave), head, SubmitOptions{simulate}));
+        test::run(ioc, pipeline.submit(std::move(wave), head,
+                                       SubmitOptions{simulate ? config::Simulation::always
+                                                              : config::Simulation::never}));
         const auto [first, last] = node.take_send_arrivals();
         state.SetIterationTime(std::chrono::duration<double>(first - start).count());
         last_on_wire_us += std::chrono::duration<double, std::micro>(last - start).count();

@@ -165,13 +165,16 @@ Measured react_once(const test::Anvil& anvil, test::MorphoFixture& fixture,
     stream_options.ws_url = anvil.ws_url();
     stream_options.start_block = head.number + 1;
     stream_options.tracker.filters = {strategy.log_filter()};
+    stream_options.tracker.reads = [&](const BlockHeader& h) { return strategy.block_reads(h); };
     // As ChainRunner does: each event is handled as soon as the stream delivers it (events
     // come one block at a time here, so handling them concurrently cannot reorder them).
     auto handle = [&](BlockEvent event) -> Task<void> {
         auto intents = co_await strategy.on_block(event);
         if (intents.empty()) co_return;
         if (!recorder.intents_at) recorder.intents_at = Clock::now();
-        co_await pipeline->submit(std::move(intents), event.header, SubmitOptions{simulate});
+        co_await pipeline->submit(
+            std::move(intents), event.header,
+            SubmitOptions{simulate ? config::Simulation::always : config::Simulation::automatic});
         recorder.submitted = true;
     };
     bool connected = false;
@@ -255,6 +258,7 @@ void crash_to_first_liquidation_sent(benchmark::State& state) {
     state.counters["wave"] = static_cast<double>(wave);  // liquidations, fewest in a crash
     state.counters["round_trips"] = static_cast<double>(round_trips);
 }
+// simulate=0: the default ("auto": exact liquidations are not simulated); 1: always.
 BENCHMARK(crash_to_first_liquidation_sent)
     ->ArgName("simulate")
     ->Arg(0)

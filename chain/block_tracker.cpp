@@ -113,9 +113,9 @@ Task<Result<void, TrackError>> BlockTracker::attach(BlockHeader block) {
 }
 
 Task<Result<void, TrackError>> BlockTracker::append(BlockHeader block) {
-    auto logs = co_await fetch_logs(block);
-    if (!logs) co_return unexpected(std::move(logs.error()));
-    push(Entry{std::move(block), std::move(*logs)});
+    auto entry = co_await fetch_entry(std::move(block));
+    if (!entry) co_return unexpected(std::move(entry.error()));
+    push(std::move(*entry));
     co_return ok();
 }
 
@@ -155,9 +155,9 @@ Task<Result<void, TrackError>> BlockTracker::unwind_to(BlockHeader block) {
     std::vector<Entry> added;
     added.reserve(branch.size());
     for (auto it = branch.rbegin(); it != branch.rend(); ++it) {
-        auto logs = co_await fetch_logs(*it);
-        if (!logs) co_return unexpected(std::move(logs.error()));
-        added.push_back(Entry{std::move(*it), std::move(*logs)});
+        auto entry = co_await fetch_entry(std::move(*it));
+        if (!entry) co_return unexpected(std::move(entry.error()));
+        added.push_back(std::move(*entry));
     }
     const uint64_t first_new = added.front().header.number;
     while (!window_.empty() && window_.back().header.number >= first_new) pop_removed();
@@ -166,16 +166,16 @@ Task<Result<void, TrackError>> BlockTracker::unwind_to(BlockHeader block) {
 }
 
 Task<Result<void, TrackError>> BlockTracker::restart_at(BlockHeader block) {
-    auto logs = co_await fetch_logs(block);
-    if (!logs) co_return unexpected(std::move(logs.error()));
+    auto entry = co_await fetch_entry(std::move(block));
+    if (!entry) co_return unexpected(std::move(entry.error()));
     if (!window_.empty()) {
-        DeepReorg lost{window_.back().header, block, window_.front().header.number};
+        DeepReorg lost{window_.back().header, entry->header, window_.front().header.number};
         while (!window_.empty()) pop_removed();
         if (callbacks_.on_deep_reorg) callbacks_.on_deep_reorg(lost);
     }
     resume_at_.reset();
-    first_delivered_ = block.number;
-    push(Entry{std::move(block), std::move(*logs)});
+    first_delivered_ = entry->header.number;
+    push(std::move(*entry));
     co_return ok();
 }
 
@@ -184,7 +184,7 @@ void BlockTracker::push(Entry entry) {
     if (window_.size() > options_.depth) window_.pop_front();
     const Entry& e = window_.back();
     if (callbacks_.on_event)
-        callbacks_.on_event(BlockEvent{BlockEvent::Kind::added, e.header, e.logs});
+        callbacks_.on_event(BlockEvent{BlockEvent::Kind::added, e.header, e.logs, e.reads});
 }
 
 void BlockTracker::pop_removed() {
@@ -213,28 +213,19 @@ Task<Result<BlockHeader, TrackError>> BlockTracker::fetch_header(BlockId id, std
     co_return std::move(**r);
 }
 
-Task<Result<std::vector<Log>, TrackError>> BlockTracker::fetch_logs(const BlockHeader& header) {
-    std::vector<Log> logs;
-    for (const LogFilter& filter : options_.filters) {
-        auto r = co_await provider_.get_block_logs(filter, header.hash);
-        if (!r) {
-            co_return unexpected(TrackError{
-                TrackErrc::rpc_failed, std::move(r.error()),
-                "logs of block " + std::to_string(header.number) + " " + short_hash(header.hash)});
-        }
-        logs.insert(logs.end(), std::make_move_iterator(r->begin()),
-                    std::make_move_iterator(r->end()));
+Task<Result<BlockTracker::Entry, TrackError>> BlockTracker::fetch_entry(BlockHeader header) {
+    std::vector<CallRequest> calls;
+    if (options_.reads) calls = options_.reads(header);
+    auto data = co_await provider_.read_block(options_.filters, header.hash, calls);
+    if (!data) {
+        co_return unexpected(TrackError{
+            TrackErrc::rpc_failed, std::move(data.error()),
+            "logs of block " + std::to_string(header.number) + " " + short_hash(header.hash)});
     }
-    if (options_.filters.size() > 1) {
-        // A log matching two filters came twice; within one block log_index identifies it.
-        const auto by_index = [](const Log& a, const Log& b) { return a.log_index < b.log_index; };
-        std::sort(logs.begin(), logs.end(), by_index);
-        logs.erase(
-            std::unique(logs.begin(), logs.end(),
-                        [](const Log& a, const Log& b) { return a.log_index == b.log_index; }),
-            logs.end());
-    }
-    co_return logs;
+    Entry entry{std::move(header), std::move(data->logs), nullptr};
+    if (!calls.empty())
+        entry.reads = std::make_shared<const BlockReads>(std::move(calls), std::move(data->calls));
+    co_return entry;
 }
 
 }  // namespace vigil

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,6 +31,10 @@ struct BlockTrackerOptions {
     /// Logs delivered with each block: the union of these filters, fetched per block by
     /// hash. Empty: blocks carry no logs and no log request is made.
     std::vector<LogFilter> filters;
+    /// Calls made at each added block's hash in the same JSON-RPC batch as its logs
+    /// (Provider::read_block), asked when the block is fetched; their answers come with
+    /// the block (BlockEvent::reads). Unset or empty: none.
+    std::function<std::vector<CallRequest>(const BlockHeader&)> reads = nullptr;
 };
 
 enum class TrackErrc {
@@ -113,12 +118,14 @@ private:
     struct Entry {
         BlockHeader header;
         std::vector<Log> logs;
+        std::shared_ptr<const BlockReads> reads;
     };
 
     const Entry* find(uint64_t block_number) const noexcept;
     bool delivered(const BlockHeader& header) const noexcept;
     Task<Result<BlockHeader, TrackError>> fetch_header(BlockId id, std::string what);
-    Task<Result<std::vector<Log>, TrackError>> fetch_logs(const BlockHeader& header);
+    /// The block's logs and reads, one round trip; `header` is moved into the entry.
+    Task<Result<Entry, TrackError>> fetch_entry(BlockHeader header);
     Task<Result<void, TrackError>> attach(BlockHeader block);
     Task<Result<void, TrackError>> append(BlockHeader block);
     Task<Result<void, TrackError>> unwind_to(BlockHeader block);

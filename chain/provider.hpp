@@ -16,6 +16,18 @@ namespace vigil {
 template <class T>
 using RpcResult = Result<T, rpc::Failure>;
 
+/// What a block needs from the node, read in one round trip: its logs and calls at its hash.
+struct BlockData {
+    /// The union of the filters' logs, in log_index order, each log once.
+    std::vector<Log> logs;
+    /// One answer per call asked, in order.
+    std::vector<RpcResult<Bytes>> calls;
+};
+
+/// Appends `more` (one block's logs in log_index order) to `logs` (the same block's), keeping
+/// log_index order and each log once: the union of several filters' answers.
+void merge_block_logs(std::vector<Log>& logs, std::vector<Log> more);
+
 class Provider {
 public:
     virtual ~Provider() = default;
@@ -36,6 +48,14 @@ public:
     /// block"), not an empty list.
     virtual Task<RpcResult<std::vector<Log>>> get_block_logs(const LogFilter& filter,
                                                              const Hash32& block_hash) = 0;
+    /// get_block_logs for each filter and call_batch at the same block hash, as one JSON-RPC
+    /// batch where the implementation can (RpcProvider does): the BlockTracker reads each
+    /// block's logs and its consumers' calls with it. The logs failing fails the whole read;
+    /// a call failing is that call's answer. No filters and no calls: no request. The
+    /// default makes the separate calls, one after another.
+    virtual Task<RpcResult<BlockData>> read_block(std::span<const LogFilter> filters,
+                                                  const Hash32& block_hash,
+                                                  std::span<const CallRequest> calls);
     /// eth_call; a revert is a Failure of kind rpc_error whose rpc.data holds the revert
     /// bytes (decode them with chain/abi.hpp).
     virtual Task<RpcResult<Bytes>> call(const CallRequest& request, BlockId block,
@@ -64,5 +84,12 @@ public:
         const Hash32& tx_hash) = 0;
     virtual Task<RpcResult<Bytes>> get_code(const Address& account, BlockId block) = 0;
 };
+
+/// eth_call of each request at `block_hash`: the answers `known` holds (read with the
+/// block's logs, may be null), the others in one call_batch; one answer per request.
+Task<std::vector<RpcResult<Bytes>>> calls_at_block(Provider& provider,
+                                                   std::span<const CallRequest> requests,
+                                                   const Hash32& block_hash,
+                                                   const BlockReads* known);
 
 }  // namespace vigil

@@ -304,6 +304,40 @@ Task<std::vector<RpcResult<T>>> RpcProvider::read_batch(std::vector<rpc::Call> c
     co_return Items(calls.size(), RpcResult<T>(unexpected(items.error())));
 }
 
+Task<RpcResult<BlockData>> RpcProvider::read_block(std::span<const LogFilter> filters,
+                                                   const Hash32& block_hash,
+                                                   std::span<const CallRequest> requests) {
+    std::vector<rpc::Call> calls;
+    calls.reserve(filters.size() + requests.size());
+    for (const LogFilter& f : filters) calls.push_back(rpc::eth::get_block_logs(f, block_hash));
+    for (const CallRequest& r : requests) calls.push_back(rpc::eth::call(r, block_hash));
+    if (calls.empty()) co_return BlockData{};
+    const uint64_t first_id = next_id_;
+    next_id_ += calls.size();
+    const std::size_t n_logs = filters.size();
+    co_return co_await read<BlockData>(
+        rpc::make_batch(first_id, calls), Weight::heavy,
+        [first_id, n_logs, n = calls.size()](std::string_view body) -> RpcResult<BlockData> {
+            auto answers = rpc::read_batch(body, first_id, n);
+            if (!answers) return unexpected(std::move(answers.error()));
+            BlockData data;
+            for (std::size_t i = 0; i < n_logs; ++i) {
+                auto& item = (*answers)[i];
+                auto logs = item ? rpc::decode<std::vector<Log>>(*item)
+                                 : RpcResult<std::vector<Log>>(unexpected(item.error()));
+                if (!logs) return unexpected(std::move(logs.error()));
+                merge_block_logs(data.logs, std::move(*logs));
+            }
+            data.calls.reserve(n - n_logs);
+            for (std::size_t i = n_logs; i < n; ++i) {
+                auto& item = (*answers)[i];
+                data.calls.push_back(item ? rpc::decode<Bytes>(*item)
+                                          : RpcResult<Bytes>(unexpected(item.error())));
+            }
+            return data;
+        });
+}
+
 Task<std::vector<RpcResult<Bytes>>> RpcProvider::call_batch(std::span<const CallRequest> requests,
                                                             BlockId block) {
     std::vector<rpc::Call> calls;

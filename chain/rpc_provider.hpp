@@ -113,6 +113,11 @@ public:
                                                uint64_t to_block) override;
     Task<RpcResult<std::vector<Log>>> get_block_logs(const LogFilter& filter,
                                                      const Hash32& block_hash) override;
+    /// One JSON-RPC batch: eth_getLogs{blockHash} per filter, then the eth_calls. Retried
+    /// as a whole, like call_batch.
+    Task<RpcResult<BlockData>> read_block(std::span<const LogFilter> filters,
+                                          const Hash32& block_hash,
+                                          std::span<const CallRequest> calls) override;
     Task<RpcResult<Bytes>> call(const CallRequest& request, BlockId block,
                                 std::span<const StateOverride> overrides = {}) override;
     /// One JSON-RPC batch. Nodes cap batch sizes (geth: 1,000 calls); for many calls to

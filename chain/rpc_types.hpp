@@ -2,12 +2,15 @@
 // Typed values of Ethereum JSON-RPC: what the Provider returns and what strategies read.
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <variant>
 #include <vector>
 
 #include "chain/bytes.hpp"
+#include "chain/result.hpp"
+#include "chain/rpc_error.hpp"
 #include "chain/u256.hpp"
 
 namespace vigil {
@@ -73,6 +76,7 @@ struct CallRequest {
     Bytes data;
     std::optional<u256> value;
     std::optional<uint64_t> gas;
+    bool operator==(const CallRequest&) const = default;
 };
 
 /// One account's state override for eth_call (geth's third eth_call parameter).
@@ -84,6 +88,25 @@ struct StateOverride {
     std::vector<std::pair<Hash32, Hash32>> state_diff;  ///< slot → value
 };
 
+/// eth_calls made at one block's hash, with their answers: what the consumers of a block
+/// asked to read before it arrived (BlockTrackerOptions::reads), so that the block costs
+/// one round trip. A consumer looks up each call it needs; one it does not find (its
+/// state moved after it asked) it makes itself.
+class BlockReads {
+public:
+    /// One answer per request, in order.
+    BlockReads(std::vector<CallRequest> requests, std::vector<Result<Bytes, rpc::Failure>> answers);
+
+    /// The answer to a call equal to `request` (every field), or null if none was made.
+    const Result<Bytes, rpc::Failure>* find(const CallRequest& request) const;
+    std::size_t size() const noexcept { return requests_.size(); }
+
+private:
+    std::vector<CallRequest> requests_;
+    std::vector<Result<Bytes, rpc::Failure>> answers_;
+    std::vector<std::size_t> order_;  ///< indices of requests_, sorted by request
+};
+
 /// One item of the ordered block stream that the BlockTracker emits. On a reorg the
 /// removed blocks come first, newest first, with their logs marked `removed`; then the
 /// new canonical blocks, oldest first. Every block is delivered added exactly once
@@ -93,6 +116,9 @@ struct BlockEvent {
     Kind kind = Kind::added;
     BlockHeader header;
     std::vector<Log> logs;  ///< logs matching the subscriber's filters, in log_index order
+    /// Calls made at this block's hash in the same JSON-RPC batch as its logs (see
+    /// BlockTrackerOptions::reads); null when none were asked.
+    std::shared_ptr<const BlockReads> reads = nullptr;
 };
 
 std::string to_string(BlockTag tag);

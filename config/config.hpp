@@ -87,12 +87,21 @@ struct SignerConfig {
     std::vector<AllowEntry> allow;
 };
 
+/// Which of a strategy's intents the pipeline simulates (eth_call + eth_estimateGas, one
+/// round trip each) before signing. Config `simulate`: "auto", true or false.
+enum class Simulation {
+    /// "auto", the default: every intent but those the strategy marks exact
+    /// (Intent::exact: exact math on state read at the block, a mirror not in doubt).
+    automatic,
+    always,  ///< true
+    never,   ///< false: no intent is simulated; its gas_cap is its gas limit
+};
 struct StrategyConfig {
     std::string name;
     std::string kind;
     std::string chain;   ///< a key of Config::chains
     std::string signer;  ///< a key of Config::signers
-    bool simulate = true;
+    Simulation simulate = Simulation::automatic;
     bool enabled = true;
     /// What the kind's parser returned (std::any_cast to the kind's params type).
     std::any params;
@@ -101,7 +110,9 @@ struct StrategyConfig {
 };
 
 struct Limits {
-    uint64_t max_inflight_txs = 8;
+    /// Per signer: transactions sent and not yet confirmed. Above the largest wave a block
+    /// can hold, so that no wave is cut short (see the Morpho liquidator's per-block cap).
+    uint64_t max_inflight_txs = 512;
     u256 max_gas_spend_per_hour_wei = 1'000'000'000'000'000'000ULL;  ///< 1 ether
 };
 

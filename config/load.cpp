@@ -448,7 +448,12 @@ StrategyConfig read_strategy(ParamsReader& r, const Config& config, Sections che
     s.kind = kind_name.value_or("");
     s.chain = chain.value_or("");
     s.signer = signer.value_or("");
-    s.simulate = r.optional_bool("simulate", s.simulate);
+    if (const Json* simulate = r.raw("simulate")) {
+        if (simulate->is_boolean())
+            s.simulate = simulate->get<bool>() ? Simulation::always : Simulation::never;
+        else if (!simulate->is_string() || simulate->get<std::string>() != "auto")
+            r.error("simulate", "expected true, false or \"auto\"");
+    }
     s.enabled = r.optional_bool("enabled", s.enabled);
     if (name && name->empty()) r.error("name", "must not be empty");
     if (chain && checkable.chains && !config.chains.contains(*chain))

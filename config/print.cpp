@@ -156,7 +156,9 @@ void print_config(const Config& config, std::ostream& out) {
                  {"kind", p.text(join_path(path, "kind"), s.kind)},
                  {"chain", p.text(join_path(path, "chain"), s.chain)},
                  {"signer", p.text(join_path(path, "signer"), s.signer)},
-                 {"simulate", s.simulate},
+                 {"simulate", s.simulate == Simulation::automatic
+                                  ? Json("auto")
+                                  : Json(s.simulate == Simulation::always)},
                  {"enabled", s.enabled},
                  {"params", p.tree(join_path(path, "params"), s.params_json)}});
     }

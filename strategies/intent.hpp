@@ -32,7 +32,12 @@ struct Intent {
     /// dropped. nullopt: not profit-driven (a guardian's pause).
     std::optional<u256> expected_profit_wei;
     std::optional<uint64_t> gas_cap;  ///< upper bound on the gas limit
-    std::string reason;               ///< why, for the audit log
+    /// The strategy computed this call with exact math from state read at the block it
+    /// decided on, and trusts its mirror: a simulation would only repeat its computation.
+    /// Under `"simulate": "auto"` (the default) such an intent is sent without eth_call
+    /// and eth_estimateGas, with gas_cap as its gas limit; any other is simulated.
+    bool exact = false;
+    std::string reason;  ///< why, for the audit log
     bool operator==(const Intent&) const = default;
 };
 

@@ -63,8 +63,21 @@ public:
     /// line for the log; the runner retries.
     virtual Task<Result<void, std::string>> start(const StrategyContext& context, uint64_t head,
                                                   std::optional<uint64_t> resume) = 0;
+    /// The eth_calls it will want at `header`'s hash, decided from its mirror as it is when
+    /// the block is fetched (before the block's logs, maybe before the blocks before it
+    /// were given to on_block). The runner sends them in the same JSON-RPC batch as the
+    /// block's logs, and on_block finds their answers in BlockEvent::reads: one round trip
+    /// from a new head to the intents. A call on_block needs and does not find there (the
+    /// mirror moved meanwhile) it makes itself. Default: none.
+    virtual std::vector<CallRequest> block_reads(const BlockHeader& header) const {
+        (void)header;
+        return {};
+    }
     /// One event of the block stream (added or removed), in order. Returns the intents this
-    /// block calls for (an empty list for removed blocks and most added ones).
+    /// block calls for (an empty list for removed blocks and most added ones). The runner
+    /// also calls it once at start with the head it started at (an added event without
+    /// logs, for a block start() already applied): intents due before any new block, such
+    /// as approvals, go out then.
     virtual Task<std::vector<Intent>> on_block(const BlockEvent& event) = 0;
     /// What became of one of its intents.
     virtual void on_outcome(const Outcome& outcome) = 0;

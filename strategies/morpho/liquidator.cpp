@@ -24,9 +24,14 @@ constexpr uint64_t kDeadlineBlocks = 5;
 // reported every intent it holds.
 constexpr uint64_t kInFlightTimeoutBlocks = kDeadlineBlocks + 20;
 constexpr uint64_t kLiquidateGasCap = 1'000'000;
-// Liquidations planned and proposed per block, most profitable first (see plan_liquidations).
-constexpr std::size_t kMaxLiquidationsPerBlock = 16;
+// Liquidations planned and proposed per block, most profitable first (see plan_liquidations):
+// more than a block holds (30M gas at ~150k a liquidation), so a wave is never cut below
+// what can be included, and planning stays a few milliseconds (strategies_bench).
+constexpr std::size_t kMaxLiquidationsPerBlock = 256;
 constexpr uint64_t kApproveGasCap = 100'000;
+// Blocks after an event that puts the mirror of positions in doubt (start, reorg, gap,
+// unpredicted totals) during which liquidations are not `exact`.
+constexpr uint64_t kDoubtBlocks = 2;
 
 constexpr std::string_view kStateHeader = "vigil.morpho-blue.liquidate 1";
 constexpr std::string_view kRetrySuffix = "/retry";
@@ -394,67 +399,87 @@ void MorphoLiquidator::apply_log(const Log& log, bool undo, std::optional<uint64
 // ---------------------------------------------------------------------------------------
 // Reads and evaluation
 
-Task<Result<void, std::string>> MorphoLiquidator::read_and_evaluate(const BlockHeader& header,
-                                                                    std::vector<Intent>* intents) {
-    // Request layout: per market [market, price, rate?], then per token [balance, allowance].
-    struct MarketReq {
-        std::size_t market = 0, price = 0;
-        std::optional<std::size_t> rate;
-    };
+std::vector<Address> MorphoLiquidator::loan_tokens() const {
+    std::vector<Address> tokens;
+    for (const auto& m : markets_)
+        if (std::find(tokens.begin(), tokens.end(), m.params.loan_token) == tokens.end())
+            tokens.push_back(m.params.loan_token);
+    return tokens;
+}
+
+std::vector<CallRequest> MorphoLiquidator::state_reads() const {
     std::vector<CallRequest> requests;
-    std::vector<MarketReq> market_reqs;
     const auto add = [&requests](const Address& to, Bytes data) {
         requests.push_back(
             CallRequest{std::nullopt, to, std::move(data), std::nullopt, std::nullopt});
-        return requests.size() - 1;
     };
     for (const auto& m : markets_) {
-        MarketReq r;
-        r.market = add(options_.morpho, Words(kMarketSelector).word(m.id).out);
-        r.price = add(m.params.oracle, Words(kPriceSelector).out);
-        if (!m.params.irm.is_zero() && m.known) {
-            r.rate = add(m.params.irm, rate_call(m.params, m.totals));
-        }
-        market_reqs.push_back(r);
+        add(options_.morpho, Words(kMarketSelector).word(m.id).out);
+        add(m.params.oracle, Words(kPriceSelector).out);
     }
-    std::vector<std::pair<Address, std::size_t>> token_reqs;
-    for (const auto& m : markets_) {
-        const Address& token = m.params.loan_token;
-        if (std::any_of(token_reqs.begin(), token_reqs.end(),
-                        [&](const auto& t) { return t.first == token; }))
-            continue;
-        const std::size_t at = add(token, Words(kBalanceOfSelector).word(keeper_).out);
+    for (const Address& token : loan_tokens()) {
+        add(token, Words(kBalanceOfSelector).word(keeper_).out);
         add(token, Words(kAllowanceSelector).word(keeper_).word(options_.morpho).out);
-        token_reqs.emplace_back(token, at);
     }
-    if (requests.empty()) co_return Result<void, std::string>();
+    return requests;
+}
 
-    const BlockId at_block = header.hash;
-    auto results = co_await provider_->call_batch(requests, at_block);
-    if (results.size() != requests.size())
-        co_return unexpected("block " + std::to_string(header.number) + ": batch of " +
-                             std::to_string(requests.size()) + " calls answered " +
-                             std::to_string(results.size()));
+CallRequest MorphoLiquidator::rate_request(const MarketParams& params, const Market& totals) {
+    return CallRequest{std::nullopt, params.irm, rate_call(params, totals), std::nullopt,
+                       std::nullopt};
+}
+
+std::vector<CallRequest> MorphoLiquidator::block_reads(const BlockHeader&) const {
+    std::vector<CallRequest> requests = state_reads();
+    // The rate at the totals of the last read: the block's own totals unless the block
+    // touches the market, and then they accrue nothing at this block (see read_and_evaluate).
+    for (const auto& m : markets_)
+        if (!m.params.irm.is_zero() && m.known)
+            requests.push_back(rate_request(m.params, m.totals));
+    return requests;
+}
+
+Task<Result<void, std::string>> MorphoLiquidator::read_and_evaluate(const BlockHeader& header,
+                                                                    const BlockReads* prefetched,
+                                                                    std::vector<Intent>* intents) {
+    // Layout of state_reads(): per market [market, price], then per token [balance, allowance].
+    const std::vector<CallRequest> requests = state_reads();
+    if (requests.empty()) co_return Result<void, std::string>();
+    std::optional<BlockReads> own;  // without the block's batch: its reads in one of ours
+    if (!prefetched) {
+        std::vector<CallRequest> calls = block_reads(header);
+        auto answers = co_await provider_->call_batch(calls, header.hash);
+        if (answers.size() != calls.size())
+            co_return unexpected("block " + std::to_string(header.number) + ": batch of " +
+                                 std::to_string(calls.size()) + " calls answered " +
+                                 std::to_string(answers.size()));
+        prefetched = &own.emplace(std::move(calls), std::move(answers));
+    }
+    const std::vector<Address> tokens = loan_tokens();
+    auto results = co_await calls_at_block(*provider_, requests, header.hash, prefetched);
     if (std::none_of(results.begin(), results.end(), [](const auto& r) {
             return r.has_value() || r.error().kind == rpc::Errc::rpc_error;
         }))
         co_return unexpected("block " + std::to_string(header.number) +
                              ": state reads failed: " + results.front().error().to_string());
 
-    // Markets: the read totals replace the prediction; a wrong prediction means the rate
-    // call used wrong totals, so it is made again (second round trip) with the read ones.
+    // Markets: the read totals replace the mirror's prediction (a difference means logs
+    // were missed: logged, and the mirror is uncertain for a few blocks). Interest accrues
+    // from the market's lastUpdate to this block at the IRM's rate for the totals read
+    // here; a market touched in this block has lastUpdate = its timestamp and accrues
+    // nothing, so its rate is not asked for.
     struct Read {
         std::optional<Market> market;
         std::optional<u256> price;
         std::optional<u256> rate;
     };
     std::vector<Read> reads(markets_.size());
-    std::vector<std::size_t> reread;
+    std::vector<std::size_t> rated;  ///< markets whose rate is asked for
+    std::vector<CallRequest> rate_requests;
     for (std::size_t i = 0; i < markets_.size(); ++i) {
         MarketState& m = markets_[i];
-        const MarketReq& r = market_reqs[i];
         Read& read = reads[i];
-        const auto& market_result = results[r.market];
+        const auto& market_result = results[2 * i];
         if (!market_result) {
             log("morpho.read_failed", "market " + to_hex(m.id) + " at block " +
                                           std::to_string(header.number) + ": " +
@@ -482,16 +507,17 @@ Task<Result<void, std::string>> MorphoLiquidator::read_and_evaluate(const BlockH
         }
         Market predicted = m.totals;
         if (m.params.irm.is_zero()) predicted.last_update = got.last_update;  // no event tells
-        if (m.known && predicted != got)
-            log("morpho.market_mismatch",
-                "market " + to_hex(m.id) + " at block " + std::to_string(header.number) +
-                    ": the logs predicted other totals; reading the rate again");
-        const bool rate_ok = m.known && predicted == got;
+        if (m.known && predicted != got) {
+            log("morpho.market_mismatch", "market " + to_hex(m.id) + " at block " +
+                                              std::to_string(header.number) +
+                                              ": the logs predicted other totals");
+            doubt(header.number);
+        }
         m.totals = got;
         m.known = true;
         read.market = got;
 
-        const auto& price_result = results[r.price];
+        const auto& price_result = results[2 * i + 1];
         if (!price_result) {
             log("morpho.oracle_failed",
                 "market " + to_hex(m.id) + " oracle " + to_checksum(m.params.oracle) +
@@ -503,35 +529,24 @@ Task<Result<void, std::string>> MorphoLiquidator::read_and_evaluate(const BlockH
             log("morpho.oracle_failed", "market " + to_hex(m.id) + ": malformed price() answer");
         }
 
-        if (m.params.irm.is_zero()) {
+        if (m.params.irm.is_zero() || got.last_update == u256(header.timestamp)) {
             read.rate = u256(0);
-        } else if (!rate_ok) {
-            reread.push_back(i);
-        } else if (const auto& rate_result = results[*r.rate]; !rate_result) {
-            log("morpho.irm_failed", "market " + to_hex(m.id) + " irm " +
-                                         to_checksum(m.params.irm) + ": " +
-                                         failure_text(rate_result.error()) + "; market skipped");
-        } else if (const auto rate = word_at(*rate_result, 0)) {
-            read.rate = *rate;
+        } else {
+            rated.push_back(i);
+            rate_requests.push_back(rate_request(m.params, got));
         }
     }
-    if (!reread.empty()) {
-        std::vector<CallRequest> again;
-        for (const std::size_t i : reread) {
-            const MarketState& m = markets_[i];
-            again.push_back(CallRequest{std::nullopt, m.params.irm, rate_call(m.params, m.totals),
-                                        std::nullopt, std::nullopt});
-        }
-        const auto rates = co_await provider_->call_batch(again, at_block);
-        for (std::size_t k = 0; k < reread.size(); ++k) {
-            const MarketState& m = markets_[reread[k]];
-            if (k >= rates.size() || !rates[k]) {
-                log("morpho.irm_failed",
-                    "market " + to_hex(m.id) + " irm " + to_checksum(m.params.irm) + ": " +
-                        (k < rates.size() ? failure_text(rates[k].error()) : "no answer") +
-                        "; market skipped");
+    if (!rate_requests.empty()) {
+        const auto rates =
+            co_await calls_at_block(*provider_, rate_requests, header.hash, prefetched);
+        for (std::size_t k = 0; k < rated.size(); ++k) {
+            const MarketState& m = markets_[rated[k]];
+            if (!rates[k]) {
+                log("morpho.irm_failed", "market " + to_hex(m.id) + " irm " +
+                                             to_checksum(m.params.irm) + ": " +
+                                             failure_text(rates[k].error()) + "; market skipped");
             } else if (const auto rate = word_at(*rates[k], 0)) {
-                reads[reread[k]].rate = *rate;
+                reads[rated[k]].rate = *rate;
             }
         }
     }
@@ -551,11 +566,13 @@ Task<Result<void, std::string>> MorphoLiquidator::read_and_evaluate(const BlockH
         m.evaluated = MarketState::Evaluated{accrued, *read.price, header.number};
     }
 
-    for (const auto& [token, at] : token_reqs) {
+    const std::size_t token_base = 2 * markets_.size();
+    for (std::size_t k = 0; k < tokens.size(); ++k) {
+        const Address& token = tokens[k];
         TokenState& ts = tokens_[token];
         ts.read = false;
-        const auto& b = results[at];
-        const auto& a = results[at + 1];
+        const auto& b = results[token_base + 2 * k];
+        const auto& a = results[token_base + 2 * k + 1];
         const auto balance = b ? word_at(*b, 0) : std::nullopt;
         const auto allowance = a ? word_at(*a, 0) : std::nullopt;
         if (!balance || !allowance) {
@@ -572,6 +589,10 @@ Task<Result<void, std::string>> MorphoLiquidator::read_and_evaluate(const BlockH
 
     if (intents) plan_liquidations(header, *intents);
     co_return Result<void, std::string>();
+}
+
+void MorphoLiquidator::doubt(uint64_t block) {
+    certain_from_ = std::max(certain_from_, block + kDoubtBlocks + 1);
 }
 
 std::string MorphoLiquidator::base_key(const MarketState& m, uint32_t position) const {
@@ -607,8 +628,8 @@ void MorphoLiquidator::plan_liquidations(const BlockHeader& header, std::vector<
     // Liquidatable positions, ordered by a floating-point estimate of their profit, so that
     // math.hpp's exact plan (tens of microseconds: a binary search of simulated liquidate
     // calls) is made only for the kMaxLiquidationsPerBlock best ones and those skipped on
-    // the way: a crash can make thousands liquidatable in one block, and the pipeline sends
-    // only a few transactions per signer at once. The rest wait for the next blocks.
+    // the way: a crash can make thousands liquidatable in one block, more than a block
+    // can include. The rest wait for the next blocks.
     struct Unhealthy {
         double estimate = 0;  ///< loan units, about
         uint32_t market = 0;
@@ -758,31 +779,11 @@ void MorphoLiquidator::plan_liquidations(const BlockHeader& header, std::vector<
     for (auto& [token, chosen] : by_token) {
         TokenState& ts = tokens_[token];
         if (ts.allowance < committed[token]) {
-            // Approve first; no liquidation for this token until a read shows the allowance.
+            // No liquidation for this token until a read shows the allowance (the approval
+            // below is proposed, or in flight).
             for (const Chosen& ch : chosen) {
                 const Candidate& c = candidates[ch.candidate];
                 skip(c.base, "waits for the approval of " + to_checksum(token), describe(c));
-            }
-            if (!ts.approve_in_flight) {
-                Intent in;
-                in.idempotency_key =
-                    "morpho/approve/" + hex_of(token) + "/" + std::to_string(header.number);
-                in.strategy = options_.name;
-                in.signer = signer_;
-                in.target = token;
-                in.calldata = Words(kApproveSelector)
-                                  .word(options_.morpho)
-                                  .word(std::numeric_limits<u256>::max())
-                                  .out;
-                in.deadline_block = header.number + kDeadlineBlocks;
-                in.gas_cap = kApproveGasCap;
-                in.reason = "allowance " + to_string(ts.allowance) + " of " + to_checksum(token) +
-                            " to Morpho is below the " + to_string(committed[token]) + " that " +
-                            std::to_string(chosen.size()) + " liquidations need";
-                log("morpho.approve", in.idempotency_key + ": " + in.reason);
-                ts.approve_in_flight = in.idempotency_key;
-                in_flight_[in.idempotency_key] = InFlight{token, 0, header.number};
-                intents.push_back(std::move(in));
             }
             continue;
         }
@@ -800,12 +801,40 @@ void MorphoLiquidator::plan_liquidations(const BlockHeader& header, std::vector<
             in.deadline_block = header.number + kDeadlineBlocks;
             in.expected_profit_wei = ch.profit_wei;
             in.gas_cap = kLiquidateGasCap;
+            in.exact = header.number >= certain_from_;
             in.reason = describe(c);
             log("morpho.liquidation", c.key + ": " + in.reason);
             in_flight_[c.key] = InFlight{token, c.plan.expected.repaid_assets, header.number};
             skip_logged_.erase(c.base);
             intents.push_back(std::move(in));
         }
+    }
+
+    // Approvals ahead of need, after the liquidations (the pipeline sends the first intent
+    // first): the allowance must cover whatever the keeper's balance can repay.
+    for (const Address& token : loan_tokens()) {
+        TokenState& ts = tokens_[token];
+        const u256 needed = std::max(ts.balance, committed[token]);
+        if (!ts.read || ts.approve_in_flight || ts.allowance >= needed) continue;
+        Intent in;
+        in.idempotency_key =
+            "morpho/approve/" + hex_of(token) + "/" + std::to_string(header.number);
+        in.strategy = options_.name;
+        in.signer = signer_;
+        in.target = token;
+        in.calldata = Words(kApproveSelector)
+                          .word(options_.morpho)
+                          .word(std::numeric_limits<u256>::max())
+                          .out;
+        in.deadline_block = header.number + kDeadlineBlocks;
+        in.gas_cap = kApproveGasCap;
+        in.reason = "allowance " + to_string(ts.allowance) + " of " + to_checksum(token) +
+                    " to Morpho is below the " + to_string(needed) +
+                    " the keeper may repay with it";
+        log("morpho.approve", in.idempotency_key + ": " + in.reason);
+        ts.approve_in_flight = in.idempotency_key;
+        in_flight_[in.idempotency_key] = InFlight{token, 0, header.number};
+        intents.push_back(std::move(in));
     }
 }
 
@@ -849,7 +878,8 @@ Task<Result<void, std::string>> MorphoLiquidator::start(const StrategyContext& c
     if (!header)
         co_return unexpected("block " + std::to_string(head) + ": " + header.error().to_string());
     if (!*header) co_return unexpected("block " + std::to_string(head) + ": unknown to the node");
-    auto read = co_await read_and_evaluate(**header, nullptr);
+    if (resume) doubt(head);  // the checkpoint's blocks may have been reorged meanwhile
+    auto read = co_await read_and_evaluate(**header, nullptr, nullptr);
     if (!read) co_return unexpected(read.error());
     co_return Result<void, std::string>();
 }
@@ -858,6 +888,7 @@ Task<std::vector<Intent>> MorphoLiquidator::on_block(const BlockEvent& event) {
     std::vector<Intent> intents;
     const uint64_t number = event.header.number;
     if (event.kind == BlockEvent::Kind::removed) {
+        doubt(number);
         if (!applied_through_ || number != *applied_through_) {
             log("morpho.reorg", "removed block " + std::to_string(number) +
                                     " was not the last applied one; ignored");
@@ -871,14 +902,16 @@ Task<std::vector<Intent>> MorphoLiquidator::on_block(const BlockEvent& event) {
     if (applied_through_ && number <= *applied_through_) {
         // Already in the mirror (the backfill reached it): evaluate only.
     } else {
-        if (applied_through_ && number > *applied_through_ + 1)
+        if (applied_through_ && number > *applied_through_ + 1) {
             log("morpho.gap", "block " + std::to_string(number) + " follows " +
                                   std::to_string(*applied_through_) + ": logs in between missed");
+            doubt(number);
+        }
         for (const Log& l : event.logs) apply_log(l, false, event.header.timestamp);
         applied_through_ = number;
     }
     if (!provider_) co_return intents;  // not started
-    auto read = co_await read_and_evaluate(event.header, &intents);
+    auto read = co_await read_and_evaluate(event.header, event.reads.get(), &intents);
     if (!read) log("morpho.read_failed", read.error() + "; no liquidations this block");
     co_return intents;
 }

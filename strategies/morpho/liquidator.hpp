@@ -4,14 +4,25 @@
 // (math.hpp) behind a per-market screen (book.hpp), and liquidate intents with the seized
 // amount that maximises profit.
 //
-// Per added block the strategy makes one JSON-RPC batch of eth_calls at the block hash:
-// per market Morpho.market(id), the oracle's price() and the IRM's borrowRateView(params,
-// market), per loan token the keeper's balanceOf and allowance to Morpho. The rate needs
-// the market as it stands after the block, which the batch itself is reading; the mirror
-// predicts it from the previous block's read and this block's logs (Supply, Withdraw,
-// Borrow, Repay, Liquidate, AccrueInterest, SetFee), exactly in the normal case. When the
-// read disagrees with the prediction (the first block after a reorg, or a missed event),
-// the rate is read again with the read market: a second round trip, logged.
+// Per added block the strategy reads, at the block hash: per market Morpho.market(id) and
+// the oracle's price(), per loan token the keeper's balanceOf and allowance to Morpho, and
+// per market whose interest accrues at the block the IRM's borrowRateView(params, market).
+// It asks for them before the block arrives (block_reads), so the runner fetches them in
+// the block's own batch with its logs: one round trip. The rate is asked at the totals of
+// the last read; a market touched in the block has other totals but lastUpdate = the
+// block's timestamp, so it accrues nothing and needs no rate. Whatever is missing from
+// the block's batch (a new market, a mirror that moved meanwhile) is read at once, a
+// second round trip.
+//
+// Liquidation amounts come from Morpho's exact math (math.hpp, differential-tested
+// against the contract) on state read at the block, so a liquidation is `exact` (sent
+// without simulation under `simulate: auto`) unless the mirror of positions is in doubt:
+// for kDoubtBlocks blocks after a start from a checkpoint, a reorg, a gap in the blocks, or
+// totals the logs did not predict (a missed event).
+//
+// Approvals go out before they are needed: whenever the keeper's allowance to Morpho of
+// a loan token is below its balance of it (at start, when a market with a new loan token
+// appears, when the allowance runs low), an approve of 2^256-1 is proposed.
 //
 // Intents are keyed `morpho/<market id>/<borrower>/<n>`, n the number of Liquidate events
 // seen for that borrower in that market: a replay gives the same key, a liquidation a new
@@ -63,6 +74,7 @@ public:
 
     Task<Result<void, std::string>> start(const StrategyContext& context, uint64_t head,
                                           std::optional<uint64_t> resume) override;
+    std::vector<CallRequest> block_reads(const BlockHeader& header) const override;
     Task<std::vector<Intent>> on_block(const BlockEvent& event) override;
     void on_outcome(const Outcome& outcome) override;
 
@@ -120,13 +132,22 @@ private:
         u256 repaid_assets;  ///< what it will take from the keeper's balance
         uint64_t proposed_block = 0;
     };
-    struct BlockReads;
 
     void apply_log(const Log& log, bool undo, std::optional<uint64_t> timestamp);
     MarketState* find_market(const Hash32& id);
     bool wanted(const Hash32& id) const;
+    /// The loan tokens of the markets, each once, in market order.
+    std::vector<Address> loan_tokens() const;
+    /// Per market market(id) and price(), then per loan token balanceOf and allowance.
+    std::vector<CallRequest> state_reads() const;
+    static CallRequest rate_request(const MarketParams& params, const Market& totals);
+    /// Reads the block's state (from `prefetched` where it holds the calls), evaluates
+    /// every market and, with `intents`, plans.
     Task<Result<void, std::string>> read_and_evaluate(const BlockHeader& header,
+                                                      const BlockReads* prefetched,
                                                       std::vector<Intent>* intents);
+    /// The mirror of positions is in doubt at `block` and the next kDoubtBlocks.
+    void doubt(uint64_t block);
     void plan_liquidations(const BlockHeader& header, std::vector<Intent>& intents);
     std::string base_key(const MarketState& m, uint32_t position) const;
     void log(std::string_view event, std::string detail) const;
@@ -144,6 +165,8 @@ private:
     std::map<std::string, InFlight, std::less<>> in_flight_;
     /// Failed attempts per base key (`morpho/<id>/<borrower>/<n>`).
     std::map<std::string, uint32_t, std::less<>> retries_;
+    /// Liquidations decided at this block or later are exact (see the file comment).
+    uint64_t certain_from_ = 0;
     /// Base keys whose skip reason was already logged (one line per position and reason).
     std::map<std::string, std::string, std::less<>> skip_logged_;
 };

@@ -361,6 +361,12 @@ public:
         return word_at(chain().call_ok(token, test::calldata("balanceOf(address)", {account})), 0);
     }
 
+    u256 allowance_to_morpho() {
+        return word_at(chain().call_ok(d().loan_token, test::calldata("allowance(address,address)",
+                                                                      {d().keeper, d().morpho})),
+                       0);
+    }
+
     uint64_t keeper_nonce(BlockTag tag) {
         auto n = chain().run(chain().provider().get_transaction_count(d().keeper, tag));
         if (!n) throw std::runtime_error("eth_getTransactionCount: " + n.error().to_string());
@@ -456,8 +462,7 @@ private:
                  {"markets", "all"},
                  {"start_block", d().deploy_block},
                  {"min_profit_wei", "0"}}}}}},
-            {"limits",
-             {{"max_inflight_txs", 64}, {"max_gas_spend_per_hour_wei", "100000000000000000000"}}}};
+        };  // limits and simulation: the defaults
         std::ofstream(config_path()) << config.dump(2) << "\n";
     }
 
@@ -599,6 +604,36 @@ TEST(morpho_run, liquidates_every_liquidatable_borrower_and_none_of_the_healthy)
     expect_clean_keeper_history(run, run.keeper_txs(), vigil->summary());
 }
 
+// The race, in the default config: the approval goes out at start, before anything is
+// liquidatable, and the block that makes positions liquidatable gets all their
+// liquidations in its own wave: every one is mined in the very next block (anvil mines
+// each second; the wave leaves a few milliseconds after the block's notification).
+TEST(morpho_run, the_crash_blocks_wave_carries_every_liquidation) {
+    MorphoRun run;
+    auto vigil = run.start("1");
+    MorphoRun::expect_following(*vigil);
+    if (HasFatalFailure()) return;
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (run.allowance_to_morpho() != std::numeric_limits<u256>::max() &&
+           std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    ASSERT_EQ(run.allowance_to_morpho(), std::numeric_limits<u256>::max())
+        << "no approval before any liquidation was needed:\n"
+        << vigil->summary();
+
+    const BookAt at_drop = run.book_at(run.drop_prices());
+    ASSERT_FALSE(at_drop.liquidatable.empty());
+    const bool done = run.wait_until_liquidated(at_drop.liquidatable, *vigil, kLiquidationWait);
+    EXPECT_EQ(vigil->stop(SIGINT), 0) << vigil->summary();
+    ASSERT_TRUE(done) << vigil->summary();
+    std::map<uint64_t, std::size_t> per_block;
+    for (const Liquidation& l : run.liquidations()) ++per_block[l.block_number];
+    EXPECT_EQ(per_block,
+              (std::map<uint64_t, std::size_t>{{at_drop.block + 1, at_drop.liquidatable.size()}}))
+        << "liquidations per block, after the drop in block " << at_drop.block << "\n"
+        << vigil->summary();
+}
+
 // The journal belongs to one process: a second `vigil run` on the same state_dir (a second
 // owner of the keeper's nonces) stops at once with the reason, and `vigil positions` still
 // works while the first runs, from a backfill instead of the checkpoint.
@@ -715,15 +750,14 @@ void expect_dry_run_prints_the_liquidations() {
 
 }  // namespace
 
-// The keeper has approved Morpho before: a tx.dry_run line for every liquidation (the
-// strategy plans at most 16 a block; the ones printed count as sent, so the rest follow).
+// The keeper has approved Morpho before: a tx.dry_run line for every liquidation.
 TEST(morpho_run, dry_run_sends_nothing_and_prints_the_liquidations) {
     expect_dry_run_prints_the_liquidations();
 }
 
-// The fixture's keeper has never approved Morpho. A liquidation cannot be simulated before
-// the approval, so the dry run prints the approval once (tx.dry_run) and each planned
-// liquidation, with its profit, as waiting for it; nothing is sent.
+// The fixture's keeper has never approved Morpho. The dry run prints the approval once
+// (tx.dry_run), at start, and each planned liquidation, with its profit, as waiting for it;
+// nothing is sent.
 TEST(morpho_run, dry_run_without_the_allowance_prints_the_approval_and_the_waiting_plans) {
     MorphoRun run;
     const uint64_t nonce_before = run.keeper_nonce(BlockTag::latest);
@@ -735,7 +769,7 @@ TEST(morpho_run, dry_run_without_the_allowance_prints_the_approval_and_the_waiti
     std::set<std::string> expected;
     for (const std::size_t b : at_drop.liquidatable)
         expected.insert(lower_hex(run.d().borrowers[b].address));
-    const std::size_t planned = std::min<std::size_t>(expected.size(), 16);
+    const std::size_t planned = expected.size();
 
     std::set<std::string> waiting;
     std::size_t approvals = 0;

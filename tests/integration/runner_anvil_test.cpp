@@ -128,7 +128,8 @@ TEST(runner_anvil, blocks_flow_from_the_stream_through_a_strategy_to_included_tr
     const uint64_t first = head + 2, last = head + 4;  // three intents, one per block
     auto run_once = [&](Observed& seen, std::size_t want) {
         std::vector<RunnerStrategy> list;
-        list.push_back({std::make_unique<HitStrategy>(seen, fixture, first, last), "keeper", true});
+        list.push_back({std::make_unique<HitStrategy>(seen, fixture, first, last), "keeper",
+                        config::Simulation::always});
         ChainRunner runner(config, config.chains.at("local"), std::move(list), signers, log,
                            RunnerOptions{false, 1});
         Result<void, std::string> result;

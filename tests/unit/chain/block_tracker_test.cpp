@@ -73,6 +73,20 @@ public:
     }
 
     Task<RpcResult<uint64_t>> block_number() override { co_return head().number; }
+    /// Answers each call with its data and the block's hash, so that a test can tell
+    /// which block each answer was read at.
+    Task<std::vector<RpcResult<Bytes>>> call_batch(std::span<const CallRequest> requests,
+                                                   BlockId block) override {
+        ++calls;
+        std::vector<RpcResult<Bytes>> out;
+        for (const CallRequest& r : requests) {
+            Bytes answer = r.data;
+            const Hash32& hash = std::get<Hash32>(block);
+            answer.insert(answer.end(), hash.bytes.begin(), hash.bytes.end());
+            out.push_back(std::move(answer));
+        }
+        co_return out;
+    }
 
 private:
     void mine_on(const Hash32& parent, uint64_t number) {
@@ -122,9 +136,10 @@ void PrintTo(const Seen& s, std::ostream* os) {
 }
 
 struct Harness {
-    explicit Harness(std::size_t depth = 64, std::vector<LogFilter> filters = {LogFilter{}})
+    explicit Harness(std::size_t depth = 64, std::vector<LogFilter> filters = {LogFilter{}},
+                     std::function<std::vector<CallRequest>(const BlockHeader&)> reads = nullptr)
         : tracker(
-              chain, BlockTrackerOptions{depth, std::move(filters)},
+              chain, BlockTrackerOptions{depth, std::move(filters), std::move(reads)},
               BlockTracker::Callbacks{[this](const BlockEvent& e) {
                                           seen.push_back({e.kind, e.header.number, e.header.hash});
                                           events.push_back(e);
@@ -341,6 +356,39 @@ TEST(block_tracker, without_filters_makes_no_log_requests) {
     EXPECT_EQ(h.seen, added_range(h.chain, 1, 4));
     EXPECT_EQ(h.chain.calls, 2);  // headers of 2 and 3; 1 and 4 came as heads
     EXPECT_TRUE(h.events.back().logs.empty());
+}
+
+TEST(block_tracker, each_added_block_brings_the_reads_asked_for_it) {
+    std::vector<uint64_t> asked;
+    Harness h(64, {LogFilter{}}, [&](const BlockHeader& header) {
+        asked.push_back(header.number);
+        const uint8_t n = static_cast<uint8_t>(header.number);
+        return std::vector<CallRequest>{
+            {std::nullopt, kTokenA, Bytes{n}, std::nullopt, std::nullopt},
+            {std::nullopt, kTokenB, Bytes{n, n}, std::nullopt, std::nullopt}};
+    });
+    h.chain.extend_to(1);
+    h.follow();
+    h.chain.extend_to(3);  // a gap: block 2 is fetched by number
+    h.follow();
+    h.chain.fork(2, 3);  // a reorg: 3 removed, 3' added
+    h.follow();
+    EXPECT_EQ(asked, (std::vector<uint64_t>{1, 2, 3, 3}));
+    ASSERT_EQ(h.events.size(), 5u);
+    for (const BlockEvent& e : h.events) {
+        if (e.kind == BlockEvent::Kind::removed) continue;
+        ASSERT_TRUE(e.reads) << e.header.number;
+        EXPECT_EQ(e.logs.size(), 2u);  // the logs came with them
+        const uint8_t n = static_cast<uint8_t>(e.header.number);
+        const CallRequest second{std::nullopt, kTokenB, Bytes{n, n}, std::nullopt, std::nullopt};
+        const auto* answer = e.reads->find(second);
+        ASSERT_TRUE(answer && answer->has_value());
+        Bytes expected{n, n};
+        expected.insert(expected.end(), e.header.hash.bytes.begin(), e.header.hash.bytes.end());
+        EXPECT_EQ(**answer, expected);
+        EXPECT_EQ(e.reads->find({std::nullopt, kTokenA, Bytes{n, n}, std::nullopt, std::nullopt}),
+                  nullptr);  // not asked: not there
+    }
 }
 
 TEST(block_tracker, a_failed_reorg_fetch_delivers_nothing_and_a_retry_completes) {

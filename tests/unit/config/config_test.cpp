@@ -185,8 +185,10 @@ TEST(config, each_mistake_is_one_error_naming_its_path) {
          "chains.local.rpc: expected an array"},
         {"array element", [](Json& j) { j["chains"]["local"]["rpc"] = Json::array({8545}); },
          "chains.local.rpc[0]: expected a string"},
-        {"boolean", [](Json& j) { j["strategies"][0]["simulate"] = "yes"; },
-         "strategies[0].simulate: expected a boolean"},
+        {"boolean", [](Json& j) { j["strategies"][0]["enabled"] = "yes"; },
+         "strategies[0].enabled: expected a boolean"},
+        {"simulate", [](Json& j) { j["strategies"][0]["simulate"] = "yes"; },
+         "strategies[0].simulate: expected true, false or \"auto\""},
         {"integer", [](Json& j) { j["chains"]["local"]["chain_id"] = "1"; },
          "chains.local.chain_id: expected an integer"},
         {"number",
@@ -476,12 +478,12 @@ TEST(config, defaults) {
     EXPECT_EQ(std::get<EnvKey>(signer.key).private_key_env, "KEEPER_KEY");
     EXPECT_TRUE(signer.allow.empty());
     const auto& strategy = r->strategies.at(0);
-    EXPECT_TRUE(strategy.simulate);
+    EXPECT_EQ(strategy.simulate, Simulation::automatic);
     EXPECT_TRUE(strategy.enabled);
     const auto params = std::any_cast<FakeParams>(strategy.params);
     EXPECT_EQ(params.amount, 7u);
     EXPECT_EQ(params.count, 1u);
-    EXPECT_EQ(r->limits.max_inflight_txs, 8u);
+    EXPECT_EQ(r->limits.max_inflight_txs, 512u);
     EXPECT_EQ(r->limits.max_gas_spend_per_hour_wei, u256("1000000000000000000"));
     EXPECT_FALSE(r->metrics.has_value());
 
@@ -543,7 +545,7 @@ TEST(config, reads_every_field) {
     EXPECT_EQ(allow[0].to, *parse_address(kMorpho));
     EXPECT_EQ(allow[0].function, "0x12345678");
     const auto& s = r->strategies.at(0);
-    EXPECT_FALSE(s.simulate);
+    EXPECT_EQ(s.simulate, Simulation::never);
     EXPECT_FALSE(s.enabled);
     const auto p = std::any_cast<FakeParams>(s.params);
     EXPECT_EQ(p.ids.size(), 1u);

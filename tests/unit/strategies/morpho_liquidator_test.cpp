@@ -543,37 +543,64 @@ TEST(morpho_liquidator, forgets_an_intent_without_outcome_after_the_timeout) {
     EXPECT_FALSE(run(rig.make()->start(rig.context, c.number, c.number - 1)).has_value());
 }
 
-TEST(morpho_liquidator, approves_first_when_the_allowance_is_short) {
+std::string approve_key(const FakeChain& c, const Address& token) {
+    return "morpho/approve/" + to_hex(BytesView(token.bytes)) + "/" + std::to_string(c.number);
+}
+
+void expect_approve(const Intent& in, const FakeChain& c, const Address& token) {
+    EXPECT_EQ(in.idempotency_key, approve_key(c, token));
+    EXPECT_EQ(in.target, token);
+    EXPECT_FALSE(in.expected_profit_wei);
+    EXPECT_FALSE(in.exact);  // simulated: off the hot path, and not Morpho math
+    const auto approve = *vabi::parse_function("approve(address,uint256)");
+    const auto args = vabi::decode_call(approve, in.calldata);
+    ASSERT_TRUE(args.has_value());
+    EXPECT_EQ(std::get<Address>((*args)[0].v), c.morpho);
+    EXPECT_EQ(std::get<u256>((*args)[1].v), std::numeric_limits<u256>::max());
+}
+
+TEST(morpho_liquidator, approves_ahead_of_need_at_the_first_evaluation) {
     Rig rig;
     auto& c = rig.chain;
     c.allowance = 0;
     open_book(c);
     c.mine();
     rig.start();
-    c.prices[c.params.oracle] = 1'900 * kOraclePriceScale;
+    // Nothing is liquidatable: the allowance below the keeper's balance is approved anyway,
+    // so that the block that makes positions liquidatable carries liquidations only.
     auto intents = rig.block();
     ASSERT_EQ(intents.size(), 1u);
-    EXPECT_EQ(intents[0].idempotency_key, "morpho/approve/" +
-                                              to_hex(BytesView(c.params.loan_token.bytes)) + "/" +
-                                              std::to_string(c.number));
-    EXPECT_EQ(intents[0].target, c.params.loan_token);
-    EXPECT_FALSE(intents[0].expected_profit_wei);
-    const auto approve = *vabi::parse_function("approve(address,uint256)");
-    const auto args = vabi::decode_call(approve, intents[0].calldata);
-    ASSERT_TRUE(args.has_value());
-    EXPECT_EQ(std::get<Address>((*args)[0].v), c.morpho);
-    EXPECT_EQ(std::get<u256>((*args)[1].v), std::numeric_limits<u256>::max());
-    const std::string approve_key = intents[0].idempotency_key;
+    expect_approve(intents[0], c, c.params.loan_token);
+    const std::string key = intents[0].idempotency_key;
 
     // While the approval is pending (allowance still 0): neither it again nor a liquidation.
+    c.prices[c.params.oracle] = 1'900 * kOraclePriceScale;
     EXPECT_TRUE(rig.block().empty());
+    EXPECT_TRUE(rig.logged("waits for the approval"));
     // Mined: the allowance read shows it, the liquidation follows.
-    rig.liquidator->on_outcome(
-        Outcome{approve_key, OutcomeKind::included, std::nullopt, c.number, ""});
+    rig.liquidator->on_outcome(Outcome{key, OutcomeKind::included, std::nullopt, c.number, ""});
     c.allowance = std::numeric_limits<u256>::max();
     intents = rig.block();
     ASSERT_EQ(intents.size(), 1u);
     EXPECT_EQ(intents[0].idempotency_key, rig.key(kAlice, 0));
+    EXPECT_TRUE(rig.block().empty());  // an allowance at the maximum is never approved again
+}
+
+TEST(morpho_liquidator, approves_the_loan_token_of_a_new_market_when_it_appears) {
+    Rig rig;
+    auto& c = rig.chain;
+    open_book(c);
+    c.mine();
+    rig.start();
+    EXPECT_TRUE(rig.block().empty());  // approved already
+    MarketParams other = c.params;
+    other.loan_token = address_of("other loan");
+    c.create_market(other);
+    c.allowance = u256(5);  // the fake answers every token alike: now below the balance
+    const auto intents = rig.block();
+    ASSERT_EQ(intents.size(), 2u);
+    expect_approve(intents[0], c, c.params.loan_token);
+    expect_approve(intents[1], c, other.loan_token);
 }
 
 TEST(morpho_liquidator, skips_bad_debt_and_unprofitable_and_unaffordable) {
@@ -613,35 +640,36 @@ TEST(morpho_liquidator, skips_bad_debt_and_unprofitable_and_unaffordable) {
     EXPECT_LT(seized, 10 * kWad);
 }
 
-TEST(morpho_liquidator, proposes_the_most_profitable_first_and_defers_the_rest) {
+TEST(morpho_liquidator, proposes_every_liquidation_of_a_block_most_profitable_first) {
     Rig rig;
     auto& c = rig.chain;
     c.create_market(c.params);
-    c.supply(c.id, u256(10'000'000) * kWad);
-    // 40 borrowers at 99% of their limit, the larger the later.
+    c.supply(c.id, u256(100'000'000) * kWad);
+    // 300 borrowers at 99% of their limit, the larger the later: more than the 256 planned
+    // per block, a cap above what a block can include.
     std::vector<Address> who;
-    for (int i = 0; i < 40; ++i) {
+    for (int i = 0; i < 300; ++i) {
         who.push_back(address_of("borrower " + std::to_string(i)));
         c.supply_collateral(c.id, who.back(), u256(1 + i) * kWad);
         c.borrow(c.id, who.back(), u256(1 + i) * 1'703 * kWad);
     }
     c.mine();
-    c.balance = u256(100'000'000) * kWad;
+    c.balance = u256(1'000'000'000) * kWad;
     rig.start();
     c.prices[c.params.oracle] = 1'900 * kOraclePriceScale;
     auto intents = rig.block();
-    ASSERT_EQ(intents.size(), 16u) << testing::PrintToString(rig.lines);
-    EXPECT_TRUE(rig.logged("24 liquidatable positions left for the next blocks"));
+    ASSERT_EQ(intents.size(), 256u) << testing::PrintToString(rig.lines);
+    EXPECT_TRUE(rig.logged("44 liquidatable positions left for the next blocks"));
+    for (std::size_t i = 0; i < intents.size(); ++i) {
+        EXPECT_EQ(intents[i].idempotency_key, rig.key(who[299 - i], 0)) << i;
+        EXPECT_TRUE(intents[i].exact);
+    }
     std::set<std::string> keys;
     for (const auto& in : intents) keys.insert(in.idempotency_key);
-    for (int i = 24; i < 40; ++i) EXPECT_TRUE(keys.contains(rig.key(who[i], 0))) << i;
-    intents = rig.block();  // the 16 are in flight: the next 16
-    ASSERT_EQ(intents.size(), 16u);
+    intents = rig.block();  // the 256 are in flight: the rest
+    ASSERT_EQ(intents.size(), 44u);
     for (const auto& in : intents) keys.insert(in.idempotency_key);
-    intents = rig.block();
-    ASSERT_EQ(intents.size(), 8u);
-    for (const auto& in : intents) keys.insert(in.idempotency_key);
-    EXPECT_EQ(keys.size(), 40u);
+    EXPECT_EQ(keys.size(), 300u);
     EXPECT_TRUE(rig.block().empty());
 }
 
@@ -684,6 +712,109 @@ TEST(morpho_liquidator, rate_is_read_again_when_the_logs_mispredict_the_market) 
     EXPECT_EQ(c.rate_calls, calls + 2);
     EXPECT_EQ(c.batches, batches + 2);
     EXPECT_TRUE(rig.logged("morpho.market_mismatch"));
+}
+
+/// The next block with the reads the runner fetches with it: asked (`requests`, from
+/// block_reads before the block) and answered at the block, as the node does.
+BlockEvent mine_with_reads(FakeChain& c, std::vector<CallRequest> requests) {
+    BlockEvent event = c.mine();
+    std::vector<RpcResult<Bytes>> answers;
+    for (const CallRequest& r : requests) answers.push_back(c.answer(r));
+    event.reads = std::make_shared<const BlockReads>(std::move(requests), std::move(answers));
+    return event;
+}
+
+std::vector<CallRequest> reads_asked_for_next_block(Rig& rig) {
+    return rig.liquidator->block_reads(rig.chain.header(rig.chain.number + 1));
+}
+
+TEST(morpho_liquidator, a_block_that_brings_its_reads_costs_no_request) {
+    Rig rig;
+    auto& c = rig.chain;
+    open_book(c);
+    c.mine();
+    rig.start();
+    rig.block();
+    c.prices[c.params.oracle] = 1'900 * kOraclePriceScale;
+    const BlockEvent event = mine_with_reads(c, reads_asked_for_next_block(rig));
+    const int batches = c.batches;
+    const auto intents = run(rig.liquidator->on_block(event));
+    EXPECT_EQ(c.batches, batches);  // everything came with the block
+    ASSERT_EQ(intents.size(), 1u);
+    EXPECT_EQ(intents[0].idempotency_key, rig.key(kAlice, 0));
+    EXPECT_TRUE(intents[0].exact);
+}
+
+TEST(morpho_liquidator, a_market_touched_in_the_block_needs_no_rate) {
+    Rig rig;
+    auto& c = rig.chain;
+    open_book(c);
+    c.mine();
+    rig.start();
+    rig.block();
+    // Asked before the block: the rate at the totals of the last read. The block then
+    // supplies to the market, which accrues it to the block's timestamp (lastUpdate).
+    auto reads = reads_asked_for_next_block(rig);
+    c.emit(keccak256(std::string_view("AccrueInterest(bytes32,uint256,uint256,uint256)")), {c.id},
+           words({0, 0, 0}));
+    c.markets[c.id].last_update = FakeChain::timestamp(c.number + 1);
+    c.supply(c.id, kWad);
+    const int rate_calls = c.rate_calls;
+    const BlockEvent event = mine_with_reads(c, reads);
+    EXPECT_EQ(c.rate_calls, rate_calls + 1);  // the rate asked before the block, unneeded
+    const int batches = c.batches;
+    run(rig.liquidator->on_block(event));
+    EXPECT_EQ(c.batches, batches);  // no rate for the new totals: nothing accrues
+    EXPECT_FALSE(rig.logged("morpho.market_mismatch")) << testing::PrintToString(rig.lines);
+    EXPECT_FALSE(rig.logged("morpho.irm_failed"));
+}
+
+TEST(morpho_liquidator, a_market_the_block_reads_missed_is_read_at_once) {
+    Rig rig;
+    auto& c = rig.chain;
+    open_book(c);
+    c.mine();
+    rig.start();
+    rig.block();
+    auto reads = reads_asked_for_next_block(rig);  // before the new market exists
+    MarketParams other = c.params;
+    other.oracle = address_of("other oracle");
+    c.create_market(other);
+    c.supply(other.id(), u256(100'000) * kWad);
+    c.supply_collateral(other.id(), kBob, 10 * kWad);
+    c.borrow(other.id(), kBob, u256(17'100) * kWad);
+    c.prices[other.oracle] = 1'900 * kOraclePriceScale;
+    const BlockEvent event = mine_with_reads(c, reads);
+    const int batches = c.batches;
+    const auto intents = run(rig.liquidator->on_block(event));
+    // One batch for the new market's state; created in this block, it accrues nothing and
+    // needs no rate.
+    EXPECT_EQ(c.batches, batches + 1);
+    ASSERT_EQ(intents.size(), 1u);
+    EXPECT_NE(intents[0].idempotency_key.find(to_hex(other.id())), std::string::npos);
+}
+
+TEST(morpho_liquidator, liquidations_are_exact_unless_the_mirror_is_in_doubt) {
+    Rig rig;
+    auto& c = rig.chain;
+    open_book(c);
+    c.mine();
+    rig.start();
+    rig.block();
+    // A reorg: the last block is removed and mined again.
+    const BlockEvent last = c.mine();
+    run(rig.liquidator->on_block(last));
+    run(rig.liquidator->on_block(BlockEvent{BlockEvent::Kind::removed, last.header, last.logs}));
+    --c.number;
+    c.prices[c.params.oracle] = 1'900 * kOraclePriceScale;
+    for (int i = 0; i < 4; ++i) {
+        const auto intents = rig.block();
+        ASSERT_EQ(intents.size(), 1u) << i;
+        // The removed block and the 2 after it are in doubt: simulated; then exact again.
+        EXPECT_EQ(intents[0].exact, i == 3) << i;
+        rig.liquidator->on_outcome(Outcome{intents[0].idempotency_key, OutcomeKind::reverted,
+                                           std::nullopt, c.number, "healthy"});
+    }
 }
 
 // The screen must give math.hpp's answer for every position; positions near the boundary
