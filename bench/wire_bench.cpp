@@ -334,13 +334,16 @@ KeeperResult judge(test::DevChain& chain, const std::vector<test::FaultProxy::Fo
         if (!params.is_array() || params.empty() || !params[0].is_string())
             fail("eth_sendRawTransaction with unreadable params: " + call.params);
         const auto raw = parse_hex(params[0].get<std::string>());
-        if (!raw) fail("eth_sendRawTransaction with unreadable params: " + call.params);
-        const std::string hash = "\"" + to_hex(tx_hash(*raw)) + "\"";
-        const json tx = json::parse(chain.rpc("eth_getTransactionByHash", "[" + hash + "]"));
-        const std::string input = tx.is_object() ? tx.value("input", "") : "";
+        if (!raw) fail("eth_sendRawTransaction of unreadable hex: " + call.params);
+        const auto signed_tx = decode_signed(*raw);
+        if (!signed_tx)
+            fail("eth_sendRawTransaction of an unreadable transaction: " +
+                 signed_tx.error().to_string());
+        const Bytes& data = signed_tx->tx.data;
         const double at_ms = ms(call.at - crash.at);
         if (!r.first_tx_ms) r.first_tx_ms = at_ms;
-        if (input.rfind(to_hex(BytesView(kLiquidateSelector.bytes.data(), 4)), 0) != 0) {
+        if (data.size() < 4 ||
+            !std::equal(data.begin(), data.begin() + 4, kLiquidateSelector.bytes.begin())) {
             ++r.other_sends;
             continue;
         }
@@ -348,6 +351,7 @@ KeeperResult judge(test::DevChain& chain, const std::vector<test::FaultProxy::Fo
         if (!r.first_ms) r.first_ms = at_ms;
         r.last_ms = at_ms;
         r.before_next += call.at < next.at;
+        const std::string hash = "\"" + to_hex(tx_hash(*raw)) + "\"";
         const json receipt = json::parse(chain.rpc("eth_getTransactionReceipt", "[" + hash + "]"));
         r.won += receipt.is_object() && receipt.value("status", "") == "0x1";
     }
