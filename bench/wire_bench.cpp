@@ -523,7 +523,18 @@ void print_table(const std::vector<std::pair<std::string, std::vector<RaceResult
                       << count(&KeeperResult::won) << " of " << liquidatable << " |\n";
         }
     }
-    std::cout << "\nMedians of " << settings.front().second.size()
+    for (const auto& [setting, runs] : settings) {
+        std::cout << "\n"
+                  << setting << ": the peer's first liquidation / vigil's, per crash: "
+                  << median_text(
+                         runs,
+                         [](const RaceResult& r) -> std::optional<double> {
+                             if (!r.peer.first_ms || !r.vigil.first_ms) return std::nullopt;
+                             return *r.peer.first_ms / *r.vigil.first_ms;
+                         },
+                         1, "x");
+    }
+    std::cout << "\n\nMedians of " << settings.front().second.size()
               << " crashes. Times: from the crash block's newHeads notification (taken on anvil "
                  "itself) to the transaction reaching anvil through the keeper's proxy. won: "
                  "its liquidations mined successfully.\n";
