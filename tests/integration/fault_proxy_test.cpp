@@ -280,6 +280,37 @@ TEST(fault_proxy, keeps_alive_and_counts_every_call_of_a_batch) {
     EXPECT_EQ(proxy.received("eth_chainId"), 2u);
 }
 
+TEST(fault_proxy, records_each_forwarded_call_with_its_params_and_time) {
+    Anvil anvil;
+    FaultProxy proxy(anvil.port());
+    Conn conn = Conn::to(proxy.port());
+    ASSERT_EQ(post(conn, rpc_call("eth_chainId", 1)).status, 200);  // before recording
+    proxy.set_recording(true);
+    proxy.set_delay(100ms);
+    auto balance = rpc_object("eth_getBalance", 2);
+    balance["params"] = {"0x0000000000000000000000000000000000000001", "latest"};
+    const auto sent = Clock::now();
+    ASSERT_EQ(post(conn, nlohmann::json::array({balance, rpc_object("eth_blockNumber", 3)}).dump())
+                  .status,
+              200);
+    proxy.set_delay(0ms);
+    proxy.inject(HttpFault::status_500);  // answered by the proxy: never written upstream
+    EXPECT_EQ(post(conn, rpc_call("eth_chainId", 4)).status, 500);
+    const auto recorded = proxy.take_recorded();
+    ASSERT_EQ(recorded.size(), 2u);
+    EXPECT_EQ(recorded[0].method, "eth_getBalance");
+    EXPECT_EQ(nlohmann::json::parse(recorded[0].params), balance["params"]);
+    EXPECT_EQ(recorded[1].method, "eth_blockNumber");
+    EXPECT_EQ(recorded[1].params, "[]");
+    // Stamped when written upstream: after the delay on the way in.
+    EXPECT_GE(recorded[0].at - sent, 100ms);
+    EXPECT_EQ(recorded[0].at, recorded[1].at);
+    EXPECT_TRUE(proxy.take_recorded().empty());
+    proxy.set_recording(false);
+    ASSERT_EQ(post(conn, rpc_call("eth_chainId", 5)).status, 200);
+    EXPECT_TRUE(proxy.take_recorded().empty());
+}
+
 // ---- injected HTTP faults ----
 
 TEST(fault_proxy, answers_429_with_retry_after_then_forwards_again) {

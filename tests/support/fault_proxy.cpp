@@ -14,6 +14,7 @@
 #include <map>
 #include <optional>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace vigil::test {
@@ -48,6 +49,8 @@ struct ProxyState {
     Counts forwarded;
     Counts received;
     std::size_t accepted = 0;
+    bool recording = false;
+    std::vector<FaultProxy::ForwardedCall> recorded;
 };
 
 std::size_t count_of(const Counts& counts, std::string_view method) {
@@ -130,6 +133,25 @@ std::vector<std::string> rpc_methods(std::string_view body) {
         add(json);
     }
     return methods;
+}
+
+// Records each JSON-RPC call of `request` (a whole framed HTTP request) at `at`.
+void record_calls(ProxyState& state, std::string_view request, Clock::time_point at) {
+    const std::size_t head_end = request.find("\r\n\r\n");
+    if (head_end == std::string_view::npos) return;
+    const auto json = nlohmann::json::parse(request.substr(head_end + 4), nullptr, false);
+    const auto add = [&](const nlohmann::json& call) {
+        const auto method = call.find("method");  // end() when not an object
+        if (method == call.end() || !method->is_string()) return;
+        const auto params = call.find("params");
+        state.recorded.push_back(
+            {method->get<std::string>(), params == call.end() ? "" : params->dump(), at});
+    };
+    if (json.is_array()) {
+        for (const auto& call : json) add(call);
+    } else {
+        add(json);
+    }
 }
 
 std::string http_response(std::string_view status, std::string_view extra_headers,
@@ -235,6 +257,8 @@ private:
                 }
             }
             for (const auto& method : chunk.methods) ++state_.forwarded[method];
+            if (state_.recording && !chunk.methods.empty())
+                record_calls(state_, chunk.bytes, Clock::now());
             if (chunk.then == Then::close_both) {
                 close();
             } else if (chunk.then == Then::shutdown_send) {
@@ -524,6 +548,14 @@ std::size_t FaultProxy::forwarded(std::string_view method) {
 
 std::size_t FaultProxy::received(std::string_view method) {
     return impl_->run_here([this, method] { return count_of(impl_->state.received, method); });
+}
+
+void FaultProxy::set_recording(bool on) {
+    impl_->run_here([this, on] { impl_->state.recording = on; });
+}
+
+std::vector<FaultProxy::ForwardedCall> FaultProxy::take_recorded() {
+    return impl_->run_here([this] { return std::exchange(impl_->state.recorded, {}); });
 }
 
 std::size_t FaultProxy::connections_accepted() {

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace vigil::test {
 
@@ -86,6 +87,19 @@ public:
     std::size_t received(std::string_view method);
     /// Connections accepted since construction, refused ones included.
     std::size_t connections_accepted();
+
+    /// One JSON-RPC call written to the upstream over HTTP (a batch element on its own).
+    struct ForwardedCall {
+        std::string method;
+        std::string params;  ///< the call's "params" as JSON text; empty when absent
+        std::chrono::steady_clock::time_point at;  ///< when the upstream socket accepted it
+    };
+    /// While on, every call counted by `forwarded()` is also recorded, with its params and
+    /// the steady-clock time it was written to the upstream (what the node sees, after any
+    /// `set_delay`). Off by default; turning it off keeps what was recorded.
+    void set_recording(bool on);
+    /// The calls recorded so far, in the order they were written; clears the record.
+    std::vector<ForwardedCall> take_recorded();
 
 private:
     struct Impl;
