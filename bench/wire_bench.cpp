@@ -11,7 +11,7 @@
 // for the same liquidations in the same run, each through its own loopback FaultProxy that
 // stamps every JSON-RPC call it writes to anvil (steady clock, this process):
 //  - vigil: the real binary (`vigil run`), a process of its own, with the default config of
-//    ARCHITECTURE.md (max_inflight_txs 8, simulation on, no approval made beforehand);
+//    ARCHITECTURE.md (vigil's default limits and simulation, no approval made beforehand);
 //  - peer: tools/peer/viem_keeper.mjs, a viem keeper written the usual way (approves at
 //    start, one Multicall3 read per head, fixed gas, no simulation, one
 //    eth_sendRawTransaction per liquidation, each awaited before the next, no receipts).
@@ -290,7 +290,9 @@ void write_vigil_config(const std::filesystem::path& path, const std::filesystem
              {"markets", markets},
              {"start_block", d.deploy_block},
              {"min_profit_wei", "0"}}}}}},
-        {"limits", {{"max_inflight_txs", 8}, {"max_gas_spend_per_hour_wei", "500000000000000000"}}},
+        // ARCHITECTURE.md's example also sets max_inflight_txs 8, the default before issue
+        // 16; vigil's default now (512) is what this measures.
+        {"limits", {{"max_gas_spend_per_hour_wei", "500000000000000000"}}},
         {"metrics", {{"listen", "127.0.0.1:" + std::to_string(test::free_port())}}}};
     std::ofstream(path) << config.dump(2) << "\n";
 }

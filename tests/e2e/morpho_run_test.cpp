@@ -36,6 +36,7 @@
 #include "chain/json_rpc.hpp"
 #include "chain/keccak.hpp"
 #include "tests/support/anvil.hpp"
+#include "tests/support/fault_proxy.hpp"
 #include "tests/support/key_test_support.hpp"
 #include "tests/support/morpho_fixture.hpp"
 #include "tests/support/process.hpp"
@@ -254,7 +255,13 @@ public:
         : anvil_({"--block-time", "1"}),
           key_(kKeyEnv, std::string(Anvil::kDevKey1)),
           fixture_(anvil_.http_url(), fixture_options()) {
-        write_config();
+        write_config(anvil_.http_url(), anvil_.ws_url());
+    }
+
+    unsigned short anvil_port() const { return anvil_.port(); }
+    /// vigil's endpoints become `proxy`'s (a FaultProxy in front of this anvil).
+    void route_through(const test::FaultProxy& proxy) const {
+        write_config(proxy.http_url(), proxy.ws_url());
     }
 
     const test::MorphoDeployment& d() const { return fixture_.deployment(); }
@@ -442,15 +449,12 @@ private:
         return o;
     }
 
-    void write_config() const {
+    void write_config(const std::string& rpc, const std::string& ws) const {
         const json config = {
             {"state_dir", (dir() / "state").string()},
             {"chains",
              {{"local",
-               {{"chain_id", d().chain_id},
-                {"rpc", {anvil_.http_url()}},
-                {"ws", {anvil_.ws_url()}},
-                {"confirmations", 1}}}}},
+               {{"chain_id", d().chain_id}, {"rpc", {rpc}}, {"ws", {ws}}, {"confirmations", 1}}}}},
             {"signers", {{"keeper", {{"private_key_env", kKeyEnv}}}}},
             {"strategies",
              {{{"name", "morpho"},
@@ -632,6 +636,49 @@ TEST(morpho_run, the_crash_blocks_wave_carries_every_liquidation) {
               (std::map<uint64_t, std::size_t>{{at_drop.block + 1, at_drop.liquidatable.size()}}))
         << "liquidations per block, after the drop in block " << at_drop.block << "\n"
         << vigil->summary();
+}
+
+// One node round trip from a block to the liquidations it calls for, watched at the wire
+// (a recording proxy between vigil and anvil): the crash block's eth_getLogs and every
+// eth_call at its hash go out in one JSON-RPC batch, and nothing else is asked of the
+// node before the first liquidation is sent.
+TEST(morpho_run, one_round_trip_from_the_crash_block_to_the_first_liquidation) {
+    MorphoRun run;
+    test::FaultProxy proxy(run.anvil_port());
+    run.route_through(proxy);
+    auto vigil = run.start("1");
+    MorphoRun::expect_following(*vigil);
+    if (HasFatalFailure()) return;
+    run.wait_blocks(2);  // the approval made at start is mined
+    proxy.set_recording(true);
+    const BookAt at_drop = run.book_at(run.drop_prices());
+    ASSERT_FALSE(at_drop.liquidatable.empty());
+    const bool done = run.wait_until_liquidated(at_drop.liquidatable, *vigil, kLiquidationWait);
+    EXPECT_EQ(vigil->stop(SIGINT), 0) << vigil->summary();
+    ASSERT_TRUE(done) << vigil->summary();
+
+    const std::string crash_hash = to_hex(run.chain().block(at_drop.block).hash);
+    const auto calls = proxy.take_recorded();
+    std::optional<std::chrono::steady_clock::time_point> logs_at, first_send_at;
+    for (const auto& c : calls) {
+        if (!logs_at && c.method == "eth_getLogs" && c.params.find(crash_hash) != std::string::npos)
+            logs_at = c.at;
+        if (logs_at && !first_send_at && c.method == "eth_sendRawTransaction") first_send_at = c.at;
+    }
+    ASSERT_TRUE(logs_at) << "no eth_getLogs for the crash block " << crash_hash;
+    ASSERT_TRUE(first_send_at) << "no liquidation sent after the crash block's logs";
+    std::size_t reads_with_the_logs = 0;
+    std::ostringstream between;
+    for (const auto& c : calls) {
+        if (c.at == *logs_at && c.method == "eth_call") {
+            ++reads_with_the_logs;
+            EXPECT_NE(c.params.find(crash_hash), std::string::npos) << c.params;
+        }
+        if (c.at > *logs_at && c.at < *first_send_at)
+            between << c.method << " " << c.params << "\n";
+    }
+    EXPECT_GT(reads_with_the_logs, 0u) << "the crash block's reads did not go with its logs";
+    EXPECT_EQ(between.str(), "") << "calls between the crash block's logs and the first send";
 }
 
 // The journal belongs to one process: a second `vigil run` on the same state_dir (a second
