@@ -536,7 +536,7 @@ struct StreamRig {
 /// Test defaults: short retries and timeouts, so that faults heal within a test.
 BlockStreamOptions fast_options(std::string ws_url) {
     BlockStreamOptions o;
-    o.ws_url = std::move(ws_url);
+    o.ws_urls = {std::move(ws_url)};
     o.ws.connect_timeout = 1500ms;
     o.ws.request_timeout = 3s;
     o.ws.dead_peer_timeout = 1s;
@@ -767,7 +767,7 @@ TEST(block_stream, polling_gives_the_same_stream_as_the_websocket) {
     options.tracker.filters = {LogFilter{{emitter.address}, {}}};
     options.start_block = 3;  // in the past: both backfill, then follow
     by_ws.start(options);
-    options.ws_url.clear();
+    options.ws_urls.clear();
     by_poll.start(options);
     for (uint8_t tag = 1; tag <= 6; ++tag) emit_async(anvil, emitter, tag);
     const auto enough = [](const auto& v) { return v.size() >= 60; };
