@@ -105,10 +105,19 @@ Task<Result<BlockHeader, std::string>> latest_block(Provider& provider) {
     co_return std::move(**head);
 }
 
-RpcProviderConfig provider_config(const config::ChainConfig& chain) {
+/// Each endpoint must serve the chain's id; one that does not is refused with an error log.
+ChainCheck chain_check(const config::ChainConfig& chain, Logger& log) {
+    return {
+        chain.chain_id, [&log, name = chain.name](const rpc::Failure& refused) {
+            log.error("rpc.endpoint_refused", {{"chain", name}, {"detail", refused.to_string()}});
+        }};
+}
+
+RpcProviderConfig provider_config(const config::ChainConfig& chain, Logger& log) {
     RpcProviderConfig rpc;
     rpc.endpoints = chain.rpc;
     rpc.policy.max_log_range = chain.max_log_range;
+    rpc.policy.check = chain_check(chain, log);
     return rpc;
 }
 
@@ -170,10 +179,12 @@ private:
         if (!journal) co_return unexpected(concat({"journal: ", journal.error().detail}));
         journal_.emplace(std::move(*journal));
 
-        provider_ = std::make_unique<RpcProvider>(ioc_.get_executor(), provider_config(chain_));
+        provider_ =
+            std::make_unique<RpcProvider>(ioc_.get_executor(), provider_config(chain_, log_));
         if (chain_.private_rpc) {
             RpcProviderConfig relay;
             relay.endpoints = {chain_.private_rpc->url};
+            relay.policy.check = chain_check(chain_, log_);
             relay.policy.send_method =
                 chain_.private_rpc->method == config::PrivateRpcMethod::send_private_transaction
                     ? SendMethod::private_transaction
@@ -220,7 +231,8 @@ private:
         co_await decide(BlockEvent{BlockEvent::Kind::added, *head, {}});
 
         BlockStreamOptions stream_options;
-        if (!chain_.ws.empty()) stream_options.ws_url = chain_.ws.front();
+        stream_options.ws_urls = chain_.ws;
+        stream_options.chain_id = chain_.chain_id;
         stream_options.poll_interval = chain_.poll_interval;
         stream_options.tracker.filters = std::move(filters);
         // Each block's logs and the strategies' reads at it: one batch, one round trip.
@@ -241,10 +253,12 @@ private:
                 wake_.cancel();
             },
             [this](const StreamNotice& notice) {
-                log_.write(
-                    notice.kind == StreamNotice::Kind::connected ? LogLevel::info : LogLevel::warn,
-                    concat({"stream.", to_string(notice.kind)}),
-                    {{"chain", chain_.name}, {"detail", notice.detail}});
+                using enum StreamNotice::Kind;
+                log_.write(notice.kind == connected     ? LogLevel::info
+                           : notice.kind == wrong_chain ? LogLevel::error
+                                                        : LogLevel::warn,
+                           concat({"stream.", to_string(notice.kind)}),
+                           {{"chain", chain_.name}, {"detail", notice.detail}});
             });
         stream.start();
         while (!stopping_) {
@@ -355,7 +369,7 @@ evaluate_positions(const config::Config& config, const config::ChainConfig& chai
         return unexpected(concat({"journal: ", journal.error().detail}));
     }
     net::io_context ioc;
-    RpcProvider provider(ioc.get_executor(), provider_config(chain));
+    RpcProvider provider(ioc.get_executor(), provider_config(chain, log));
     auto evaluate = [&]() -> Task<Result<Rows, std::string>> {
         auto head = co_await latest_block(provider);
         if (!head) co_return unexpected(std::move(head.error()));

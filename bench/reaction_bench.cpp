@@ -162,7 +162,7 @@ Measured react_once(const test::Anvil& anvil, test::MorphoFixture& fixture,
     }());
 
     BlockStreamOptions stream_options;
-    stream_options.ws_url = anvil.ws_url();
+    stream_options.ws_urls = {anvil.ws_url()};
     stream_options.start_block = head.number + 1;
     stream_options.tracker.filters = {strategy.log_filter()};
     stream_options.tracker.reads = [&](const BlockHeader& h) { return strategy.block_reads(h); };

@@ -7,6 +7,7 @@
 
 #include "chain/backoff.hpp"
 #include "chain/json_rpc.hpp"
+#include "chain/rpc_provider.hpp"
 
 namespace vigil {
 
@@ -43,6 +44,8 @@ std::string_view to_string(StreamNotice::Kind kind) noexcept {
             return "fetch_failed";
         case StreamNotice::Kind::deep_reorg:
             return "deep_reorg";
+        case StreamNotice::Kind::wrong_chain:
+            return "wrong_chain";
     }
     return "unknown";
 }
@@ -74,22 +77,27 @@ public:
     void start() {
         auto self = shared_from_this();
         net::co_spawn(executor_, sync_loop(self), net::detached);
-        if (options_.ws_url.empty()) {
+        if (options_.ws_urls.empty()) {
             net::co_spawn(executor_, poll_loop(self), net::detached);
             return;
         }
-        ws_ = std::make_unique<rpc::WsTransport>(executor_, options_.ws_url, options_.ws);
         std::weak_ptr<Impl> weak = self;
-        ws_->set_closed_handler([weak](const rpc::Failure& why) {
-            if (auto me = weak.lock()) me->on_ws_down(why);
-        });
+        for (const std::string& url : options_.ws_urls) {
+            auto& ws = ws_.emplace_back(
+                std::make_unique<rpc::WsTransport>(executor_, url, options_.ws), false);
+            ws.transport->set_closed_handler(
+                [weak, index = ws_.size() - 1](const rpc::Failure& why) {
+                    // A connection left behind (its end is posted) says nothing of the current one.
+                    if (auto me = weak.lock(); me && index == me->current_) me->on_ws_down(why);
+                });
+        }
         net::co_spawn(executor_, ws_loop(self), net::detached);
     }
 
     void stop() {
         if (stopped_) return;
         stopped_ = true;
-        if (ws_) ws_->close();
+        for (Ws& ws : ws_) ws.transport->close();
         for (net::steady_timer* t :
              {&wake_, &retry_timer_, &reconnect_timer_, &ws_down_signal_, &poll_timer_}) {
             t->cancel();
@@ -178,20 +186,35 @@ private:
     Task<void> ws_loop([[maybe_unused]] std::shared_ptr<Impl> self) {
         while (!stopped_) {
             ws_down_ = false;
-            auto connected = co_await ws_->connect();
+            rpc::WsTransport& ws = *ws_[current_].transport;
+            auto connected = co_await ws.connect();
             if (stopped_) co_return;
-            if (connected) {
+            Result<void, rpc::Failure> checked;
+            if (connected && options_.chain_id)
+                checked = co_await check_chain_id(ws, *options_.chain_id, 1);
+            if (stopped_) co_return;
+            if (!connected) {
+                notice({StreamNotice::Kind::disconnected, connected.error().to_string(),
+                        std::nullopt});
+            } else if (!checked) {
+                ws.close();
+                const bool refused = checked.error().kind == rpc::Errc::wrong_chain;
+                ws_[current_].refused = refused;
+                notice(
+                    {refused ? StreamNotice::Kind::wrong_chain : StreamNotice::Kind::disconnected,
+                     checked.error().to_string(), std::nullopt});
+            } else {
                 // A named handler, not a lambda in the co_await expression: g++ 12
                 // destroys the captures of such a closure twice (a weak_ptr here).
                 rpc::NotificationHandler on_head =
                     [weak = std::weak_ptr<Impl>(self)](std::string_view result) {
                         if (auto me = weak.lock()) me->on_notification(result);
                     };
-                auto subscribed = co_await ws_->subscribe(R"(["newHeads"])", std::move(on_head));
+                auto subscribed = co_await ws.subscribe(R"(["newHeads"])", std::move(on_head));
                 if (stopped_) co_return;
                 if (subscribed) {
                     reconnect_backoff_.reset();
-                    notice({StreamNotice::Kind::connected, ws_->endpoint(), std::nullopt});
+                    notice({StreamNotice::Kind::connected, ws.endpoint(), std::nullopt});
                     // Heads from now on arrive as notifications; everything before them
                     // (the outage, or the start point) is reached from the latest block.
                     request_catch_up();
@@ -199,7 +222,7 @@ private:
                     while (!ws_down_ && !stopped_) {
                         const auto stale_at = last_notification_at_ + options_.head_timeout;
                         if (Clock::now() >= stale_at) {
-                            ws_->close();  // an owner's close is not reported back
+                            ws.close();  // an owner's close is not reported back
                             ws_down_ = true;
                             ws_down_reason_ = "no newHeads for " +
                                               std::to_string(options_.head_timeout.count()) + " ms";
@@ -213,18 +236,33 @@ private:
                     if (stopped_) co_return;
                     notice({StreamNotice::Kind::disconnected, ws_down_reason_, std::nullopt});
                 } else {
-                    ws_->close();
+                    ws.close();
                     notice({StreamNotice::Kind::disconnected,
                             "subscribe: " + subscribed.error().to_string(), std::nullopt});
                 }
-            } else {
-                notice({StreamNotice::Kind::disconnected, connected.error().to_string(),
-                        std::nullopt});
             }
             // Keep blocks flowing over HTTP while the websocket is down.
             request_catch_up();
+            if (!next_ws()) {
+                // Every websocket endpoint serves another chain: heads come from polling.
+                net::co_spawn(executor_, poll_loop(self), net::detached);
+                co_return;
+            }
             co_await sleep(reconnect_timer_, reconnect_backoff_.next(rng_));
         }
+    }
+
+    /// Moves current_ to the next websocket endpoint not refused, in round robin; false
+    /// when every one is refused.
+    bool next_ws() {
+        for (std::size_t step = 1; step <= ws_.size(); ++step) {
+            const std::size_t i = (current_ + step) % ws_.size();
+            if (!ws_[i].refused) {
+                current_ = i;
+                return true;
+            }
+        }
+        return false;
     }
 
     void on_notification(std::string_view result) {
@@ -261,7 +299,12 @@ private:
     std::function<void(const BlockEvent&)> on_event_;
     std::function<void(const StreamNotice&)> on_notice_;
     BlockTracker tracker_;
-    std::unique_ptr<rpc::WsTransport> ws_;
+    struct Ws {
+        std::unique_ptr<rpc::WsTransport> transport;
+        bool refused = false;  ///< it serves another chain: never connected to again
+    };
+    std::vector<Ws> ws_;       ///< one per options_.ws_urls entry
+    std::size_t current_ = 0;  ///< the one connected or being connected to
 
     std::deque<BlockHeader> heads_;  ///< head hints not yet given to the tracker
     bool catch_up_ = true;           ///< ask the HTTP node for its latest block next

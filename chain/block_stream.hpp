@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "chain/asio.hpp"
 #include "chain/block_tracker.hpp"
@@ -19,8 +20,14 @@
 namespace vigil {
 
 struct BlockStreamOptions {
-    /// ws:// or wss:// endpoint for newHeads; empty: poll over HTTP instead.
-    std::string ws_url;
+    /// ws:// or wss:// endpoints for newHeads, in order of preference: each connection that
+    /// fails or ends moves on to the next (round robin). Empty: poll over HTTP instead.
+    std::vector<std::string> ws_urls;
+    /// The chain id every websocket connection must answer to eth_chainId before it
+    /// subscribes, at each connect and reconnect. An endpoint that answers another id is
+    /// refused for good (notice wrong_chain) and never used again; with every one refused,
+    /// the stream polls over HTTP. nullopt: not checked.
+    std::optional<uint64_t> chain_id;
     rpc::WsOptions ws;
     /// Websocket mode: with no newHeads notification for this long the subscription is
     /// presumed stuck (a node can keep answering pings and stop notifying), and the
@@ -46,6 +53,8 @@ struct StreamNotice {
         disconnected,  ///< websocket lost or not reachable; `detail` says why
         fetch_failed,  ///< a backfill or head fetch failed; retried after a backoff
         deep_reorg,    ///< continuity lost (see DeepReorg); `deep_reorg` is set
+        wrong_chain,   ///< a websocket endpoint serves another chain: refused; `detail` names
+                       ///< it and both ids
     };
     Kind kind;
     std::string detail;
@@ -56,13 +65,13 @@ std::string_view to_string(StreamNotice::Kind kind) noexcept;
 /// Delivers every canonical block from the start point on exactly once, in order, with
 /// reorgs as removed-then-added events (the BlockTracker's contract), across websocket
 /// drops, dead peers, missed notifications and failing HTTP fetches:
-/// - websocket mode: connect, subscribe newHeads, then catch up to the HTTP node's
-///   latest block. Every head goes to the tracker, which fills any gap by number. When
-///   the connection ends (closed, dead-peer timeout), reconnect with exponential backoff
-///   and jitter, resubscribe, and catch up again: the blocks mined during the outage
-///   are a gap like any other. While reconnect attempts fail, each one also catches up
-///   over HTTP, so blocks keep coming at the retry cadence. A subscription silent for
-///   head_timeout is treated as a lost connection.
+/// - websocket mode: connect, check the chain id (BlockStreamOptions::chain_id), subscribe
+///   newHeads, then catch up to the HTTP node's latest block. Every head goes to the tracker, which
+///   fills any gap by number. When the connection ends (closed, dead-peer timeout), reconnect with
+///   exponential backoff and jitter, to the next ws URL, resubscribe, and catch up again: the
+///   blocks mined during the outage are a gap like any other. While reconnect attempts fail, each
+///   one also catches up over HTTP, so blocks keep coming at the retry cadence. A subscription
+///   silent for head_timeout is treated as a lost connection.
 /// - HTTP mode: every poll_interval, eth_blockNumber; when it changed, catch up.
 /// Logs come with each block from the tracker (by block hash), not from a logs
 /// subscription: that would save one round trip per block but is not ordered against

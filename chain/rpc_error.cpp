@@ -20,6 +20,10 @@ std::string_view to_string(Errc e) noexcept {
             return "malformed_response";
         case Errc::unavailable:
             return "unavailable";
+        case Errc::wrong_chain:
+            return "wrong_chain";
+        case Errc::wrong_receipt:
+            return "wrong_receipt";
     }
     return "unknown";
 }

@@ -17,7 +17,9 @@ enum class Errc {
     connect_failed,      ///< no connection could be made: the request was never sent
     connection_closed,   ///< the peer closed mid-request: the outcome is unknown
     malformed_response,  ///< the body is not a JSON-RPC response we can read
-    unavailable,         ///< every endpoint is down or backing off
+    unavailable,         ///< every endpoint is down, backing off or refused
+    wrong_chain,         ///< the endpoint answered eth_chainId with another chain's id: refused
+    wrong_receipt,       ///< a receipt for another transaction than the one asked for
 };
 std::string_view to_string(Errc e) noexcept;
 

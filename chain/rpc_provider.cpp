@@ -70,7 +70,11 @@ bool is_rate_limit(const rpc::Failure& failure) {
 }
 
 struct RpcProvider::Endpoint {
+    enum class Chain { due, checking, checked, refused };  // its chain id check (ChainCheck)
+
     std::unique_ptr<rpc::Transport> transport;
+    net::steady_timer check_done;  // while checking: calls wait on it until it is cancelled
+    Chain chain = Chain::due;
     unsigned consecutive_failures = 0;
     Clock::time_point demoted_until{};  // preference: others first until then
     Clock::time_point not_before{};     // rate limit: never asked before then
@@ -92,9 +96,11 @@ RpcProvider::RpcProvider(net::any_io_executor executor, const RpcProviderConfig&
 
 RpcProvider::RpcProvider(net::any_io_executor executor,
                          std::vector<std::unique_ptr<rpc::Transport>> transports, RpcPolicy policy)
-    : executor_(std::move(executor)), policy_(policy), rng_(std::random_device{}()) {
+    : executor_(std::move(executor)), policy_(std::move(policy)), rng_(std::random_device{}()) {
     assert(!transports.empty() && transports.size() <= 64);
-    for (auto& t : transports) endpoints_.push_back(Endpoint{std::move(t)});
+    endpoints_.reserve(transports.size());
+    for (auto& t : transports)
+        endpoints_.push_back(Endpoint{std::move(t), net::steady_timer(executor_)});
 }
 
 RpcProvider::~RpcProvider() = default;
@@ -104,7 +110,8 @@ std::vector<EndpointHealth> RpcProvider::health() const {
     std::vector<EndpointHealth> out;
     for (const Endpoint& e : endpoints_)
         out.push_back({e.transport->endpoint(), e.consecutive_failures,
-                       now < e.demoted_until || now < e.not_before, e.requests, e.failures});
+                       now < e.demoted_until || now < e.not_before, e.requests, e.failures,
+                       e.chain == Endpoint::Chain::refused});
     return out;
 }
 
@@ -125,6 +132,7 @@ RpcProvider::Endpoint* RpcProvider::pick(uint64_t tried, Tried mode) {
     };
     for (std::size_t i = 0; i < endpoints_.size(); ++i) {
         if (mode == Tried::skip && (tried >> i & 1)) continue;
+        if (endpoints_[i].chain == Endpoint::Chain::refused) continue;
         if (!best || rank(endpoints_[i]) < rank(*best)) best = &endpoints_[i];
     }
     return best;
@@ -136,6 +144,8 @@ std::chrono::milliseconds RpcProvider::backoff(unsigned retry) {
 }
 
 void RpcProvider::demote(Endpoint& e) {
+    // Its next request may open a new connection, maybe to another node: check it again.
+    if (e.chain == Endpoint::Chain::checked) e.chain = Endpoint::Chain::due;
     ++e.failures;
     ++e.consecutive_failures;
     const auto demotion =
@@ -161,6 +171,15 @@ void RpcProvider::failed(Endpoint& e, const Failure& f) {
 }
 
 namespace {
+Failure all_refused() {
+    return Failure{Errc::unavailable,
+                   {},
+                   {},
+                   0,
+                   std::nullopt,
+                   "every endpoint is refused: each serves another chain"};
+}
+
 /// The answer to make_batch(first_id, n calls), each item decoded as T or its own error.
 template <class T>
 RpcResult<std::vector<RpcResult<T>>> decode_batch(std::string_view body, uint64_t first_id,
@@ -175,6 +194,63 @@ RpcResult<std::vector<RpcResult<T>>> decode_batch(std::string_view body, uint64_
 }
 }  // namespace
 
+Task<Result<void, Failure>> check_chain_id(rpc::Transport& transport, uint64_t expected,
+                                           uint64_t id) {
+    auto raw = co_await transport.roundtrip(rpc::make_request(id, rpc::eth::chain_id()));
+    if (!raw) co_return unexpected(std::move(raw.error()));
+    auto answer = rpc::read_response(*raw, id).and_then(
+        [](std::string_view r) { return rpc::decode<uint64_t>(r); });
+    if (!answer) {
+        Failure f = std::move(answer.error());
+        // An endpoint that cannot say which chain it serves is not usable yet; an error
+        // object here must not reach a caller as the answer to its own request.
+        if (f.kind == Errc::rpc_error) {
+            f.detail = "eth_chainId answered " + f.to_string();
+            f.kind = is_rate_limit(f) ? Errc::rate_limited : Errc::malformed_response;
+        }
+        f.endpoint = transport.endpoint();
+        co_return unexpected(std::move(f));
+    }
+    if (*answer == expected) co_return Result<void, Failure>{};
+    co_return unexpected(Failure{Errc::wrong_chain,
+                                 transport.endpoint(),
+                                 {},
+                                 0,
+                                 std::nullopt,
+                                 "eth_chainId answered " + std::to_string(*answer) + ", expected " +
+                                     std::to_string(expected)});
+}
+
+Task<Result<void, Failure>> RpcProvider::check_chain(Endpoint& e) {
+    using Chain = Endpoint::Chain;
+    while (e.chain == Chain::checking) {
+        boost::system::error_code ec;  // cancelled when that check ends
+        co_await e.check_done.async_wait(net::redirect_error(net::use_awaitable, ec));
+    }
+    if (!policy_.check.chain_id || e.chain == Chain::checked) co_return Result<void, Failure>{};
+    if (e.chain == Chain::refused)  // refused while this call waited
+        co_return unexpected(Failure{Errc::wrong_chain,
+                                     e.transport->endpoint(),
+                                     {},
+                                     0,
+                                     std::nullopt,
+                                     "refused: it serves another chain"});
+    e.chain = Chain::checking;
+    e.check_done.expires_at(Clock::time_point::max());
+    ++e.requests;
+    auto checked = co_await check_chain_id(*e.transport, *policy_.check.chain_id, next_id_++);
+    e.check_done.cancel();
+    if (checked) {
+        e.chain = Chain::checked;
+    } else if (checked.error().kind == Errc::wrong_chain) {
+        e.chain = Chain::refused;
+        if (policy_.check.on_refused) policy_.check.on_refused(checked.error());
+    } else {
+        e.chain = Chain::due;
+    }
+    co_return checked;
+}
+
 Task<void> RpcProvider::sleep(Clock::duration d) {
     net::steady_timer timer(executor_, d);
     boost::system::error_code ec;
@@ -187,6 +263,7 @@ Task<RpcResult<T>> RpcProvider::read(std::string body, Weight weight, Parse pars
     std::optional<Failure> last;
     for (unsigned attempt = 1;; ++attempt) {
         Endpoint* e = pick(tried, Tried::allow);
+        if (!e) co_return unexpected(last ? std::move(*last) : all_refused());
         const std::size_t index = static_cast<std::size_t>(e - endpoints_.data());
         // Failing over to an endpoint this call has not tried needs no wait; asking one
         // again waits for the backoff, and a rate-limited one is not asked before its time.
@@ -207,6 +284,16 @@ Task<RpcResult<T>> RpcProvider::read(std::string body, Weight weight, Parse pars
         if (wait > Clock::duration::zero()) co_await sleep(wait);
 
         tried |= uint64_t{1} << index;
+        if (auto usable = co_await check_chain(*e); !usable) {
+            if (usable.error().kind == Errc::wrong_chain) {
+                --attempt;  // not an attempt: the endpoint is out of the picture now
+                continue;
+            }
+            failed(*e, usable.error());
+            if (attempt >= policy_.read_attempts) co_return unexpected(std::move(usable.error()));
+            last = std::move(usable.error());
+            continue;
+        }
         ++e->requests;
         const auto start = Clock::now();
         auto raw = co_await e->transport->roundtrip(body);
@@ -374,7 +461,23 @@ Task<RpcResult<uint64_t>> RpcProvider::get_transaction_count(const Address& acco
 
 Task<RpcResult<std::optional<Receipt>>> RpcProvider::get_transaction_receipt(
     const Hash32& tx_hash) {
-    return request<std::optional<Receipt>>(rpc::eth::get_transaction_receipt(tx_hash));
+    using Answer = RpcResult<std::optional<Receipt>>;
+    const uint64_t id = next_id_++;
+    return read<std::optional<Receipt>>(
+        rpc::make_request(id, rpc::eth::get_transaction_receipt(tx_hash)), Weight::light,
+        [id, tx_hash](std::string_view body) -> Answer {
+            auto receipt = rpc::read_response(body, id).and_then(
+                [](std::string_view r) { return rpc::decode<std::optional<Receipt>>(r); });
+            if (receipt && *receipt && (*receipt)->tx_hash != tx_hash)
+                return unexpected(Failure{Errc::wrong_receipt,
+                                          {},
+                                          {},
+                                          0,
+                                          std::nullopt,
+                                          "a receipt for " + to_hex((*receipt)->tx_hash) +
+                                              ", asked for " + to_hex(tx_hash)});
+            return receipt;
+        });
 }
 
 Task<RpcResult<Bytes>> RpcProvider::get_code(const Address& account, BlockId block) {
@@ -394,6 +497,17 @@ Task<RpcResult<T>> RpcProvider::write(std::string body, Parse parse) {
     // Each endpoint at most once, and the next one only if the last never got the bytes.
     while (Endpoint* e = pick(tried, Tried::skip)) {
         tried |= uint64_t{1} << static_cast<std::size_t>(e - endpoints_.data());
+        if (auto usable = co_await check_chain(*e); !usable) {
+            // Nothing was sent: the next endpoint may have it.
+            if (usable.error().kind != Errc::wrong_chain) failed(*e, usable.error());
+            last = Failure{Errc::unavailable,
+                           e->transport->endpoint(),
+                           {},
+                           0,
+                           std::nullopt,
+                           "not sent: " + usable.error().to_string()};
+            continue;
+        }
         ++e->requests;
         const auto start = Clock::now();
         auto answer = co_await e->transport->roundtrip(body);
@@ -413,7 +527,7 @@ Task<RpcResult<T>> RpcProvider::write(std::string body, Parse parse) {
         if (!f.not_sent()) co_return unexpected(std::move(f));
         last = std::move(f);
     }
-    co_return unexpected(std::move(*last));
+    co_return unexpected(last ? std::move(*last) : all_refused());
 }
 
 Task<RpcResult<Hash32>> RpcProvider::send_raw_transaction(BytesView raw) {

@@ -3,7 +3,9 @@
 // for reads, at-most-once writes, and eth_getLogs range splitting.
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -20,6 +22,22 @@ namespace vigil {
 /// How transactions are submitted: eth_sendRawTransaction (the public mempool), or
 /// eth_sendPrivateTransaction (a private relay such as a chain's `private_rpc`).
 enum class SendMethod { raw_transaction, private_transaction };
+
+/// Which chain every endpoint must serve. An endpoint is asked eth_chainId before its
+/// first request, and again before its first request after each demotion (a failure or
+/// a slow answer: its connection may be new then, and so may the node behind the URL, as
+/// when a failover comes back to it). An endpoint that answers another id is refused for
+/// good: `on_refused` is told (a Failure of kind wrong_chain naming the masked URL and
+/// both ids) and no request is sent to it again. A check that fails otherwise (no
+/// answer, an error object) counts as a failure of that endpoint. Not checked: a new
+/// connection libcurl opens on its own (an idle one expired, a second one for
+/// concurrent requests) to an endpoint that has not failed.
+struct ChainCheck {
+    /// nullopt: endpoints are not checked.
+    std::optional<uint64_t> chain_id;
+    /// Called on the provider's executor, once per refused endpoint.
+    std::function<void(const rpc::Failure&)> on_refused;
+};
 
 /// How RpcProvider retries, fails over and splits. The defaults suit public and paid
 /// endpoints; tests shorten the durations.
@@ -52,6 +70,8 @@ struct RpcPolicy {
     std::chrono::milliseconds slow_response{2'000};
     /// What send_raw_transaction(s) call.
     SendMethod send_method = SendMethod::raw_transaction;
+    /// Which endpoints may be used at all.
+    ChainCheck check;
 };
 
 struct RpcProviderConfig {
@@ -76,6 +96,7 @@ struct EndpointHealth {
     bool demoted = false;               ///< skipped in favour of healthy endpoints now
     uint64_t requests = 0;              ///< attempts sent to it
     uint64_t failures = 0;              ///< attempts that demoted it
+    bool refused = false;               ///< serves another chain: never used (ChainCheck)
 };
 
 /// Provider over one chain's endpoints. Policy, in short:
@@ -91,6 +112,9 @@ struct EndpointHealth {
 ///    and can look it up.
 ///  - call_batch is one JSON-RPC batch; it is retried as a whole, per-call errors are
 ///    per call.
+///  - With RpcPolicy::check.chain_id set, no request goes to an endpoint before it answered
+///    that chain id (see ChainCheck); refused endpoints are skipped, and with every
+///    endpoint refused each call fails with `unavailable`.
 /// All methods must be called on the executor given at construction (one thread); any
 /// number of calls may be in flight at once.
 class RpcProvider final : public Provider {
@@ -137,6 +161,8 @@ public:
     /// certainly did not receive it. A failure of the whole batch is each item's failure.
     Task<std::vector<RpcResult<Hash32>>> send_raw_transactions(
         std::span<const Bytes> raws) override;
+    /// A receipt whose transactionHash is not `tx_hash` is a failure of kind wrong_receipt
+    /// (retried like a malformed answer: the endpoint is demoted and another one asked).
     Task<RpcResult<std::optional<Receipt>>> get_transaction_receipt(const Hash32& tx_hash) override;
     Task<RpcResult<Bytes>> get_code(const Address& account, BlockId block) override;
 
@@ -158,7 +184,11 @@ private:
     Task<RpcResult<T>> write(std::string body, Parse parse);
     rpc::Call send_call(BytesView raw) const;
     enum class Tried { allow, skip };  // whether endpoints this call tried may be picked
+    /// nullptr when every endpoint is refused (or, with Tried::skip, tried).
     Endpoint* pick(uint64_t tried, Tried mode);
+    /// Whether `e` may be used now: checks its chain id first if it is due (ChainCheck).
+    /// A check in flight for `e` is waited for, not repeated.
+    Task<Result<void, rpc::Failure>> check_chain(Endpoint& e);
     void demote(Endpoint& e);
     void answered(Endpoint& e, std::chrono::steady_clock::duration latency, Weight weight);
     void failed(Endpoint& e, const rpc::Failure& f);
@@ -171,6 +201,13 @@ private:
     uint64_t next_id_ = 1;
     std::minstd_rand rng_;
 };
+
+/// Asks `transport` for eth_chainId (request id `id`) and compares the answer with
+/// `expected`. Failures: wrong_chain (another id; `detail` names both), the transport's
+/// failure, malformed_response for an answer that is not a chain id or is an error object
+/// (rate_limited for a rate-limit error object).
+Task<Result<void, rpc::Failure>> check_chain_id(rpc::Transport& transport, uint64_t expected,
+                                                uint64_t id);
 
 /// True when a JSON-RPC error says the node refused an eth_getLogs range as too wide or
 /// its result as too large ("query returned more than 10000 results", "block range is

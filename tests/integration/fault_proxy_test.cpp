@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstring>
 #include <functional>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -549,6 +550,99 @@ TEST(fault_proxy, delay_slows_a_json_rpc_round_trip) {
     EXPECT_EQ(number.exit_code, 0) << number.err;
     // Once on the way in, once on the way out.
     EXPECT_GE(since(start), 400ms);
+}
+
+// ---- lies ----
+
+nlohmann::json rpc_object(std::string_view method, int id, nlohmann::json params) {
+    nlohmann::json call = rpc_object(method, id);
+    call["params"] = std::move(params);
+    return call;
+}
+
+// The answers of a batch response, by id.
+std::map<int, nlohmann::json> answers_by_id(const HttpResponse& response) {
+    std::map<int, nlohmann::json> out;
+    const auto answers = nlohmann::json::parse(response.body, nullptr, false);
+    if (!answers.is_array()) return out;
+    for (const auto& answer : answers)
+        out[answer.value("id", -1)] = answer.value("result", nlohmann::json());
+    return out;
+}
+
+TEST(fault_proxy, inflates_the_pending_count_the_next_n_times_inside_a_batch) {
+    Anvil anvil;
+    anvil.cast({"send", "--private-key", Anvil::kDevKey0, Anvil::kDevAddress1, "--value", "1"});
+    FaultProxy proxy(anvil.port());
+    proxy.inflate_pending_count(5, 2);
+    Conn conn = Conn::to(proxy.port());
+    const auto count_of = [](int id, const char* block) {
+        return rpc_object("eth_getTransactionCount", id, {Anvil::kDevAddress0, block});
+    };
+    // Only the pending count changes; the batch's other answers pass as they are.
+    const HttpResponse first =
+        post(conn, nlohmann::json::array({count_of(1, "latest"), count_of(2, "pending"),
+                                          rpc_object("eth_chainId", 3)})
+                       .dump());
+    ASSERT_EQ(first.status, 200) << first.head;
+    EXPECT_EQ(first.content_length, first.body.size());
+    const auto answers = answers_by_id(first);
+    EXPECT_EQ(answers.at(1), "0x1");
+    EXPECT_EQ(answers.at(2), "0x6");
+    EXPECT_EQ(answers.at(3), "0x7a69");
+    // The second time over cast (its own client), then the lie is spent.
+    EXPECT_EQ(
+        trimmed(
+            cast_at(proxy.http_url(), {"nonce", Anvil::kDevAddress0, "--block", "pending"}).out),
+        "6");
+    EXPECT_EQ(
+        trimmed(
+            cast_at(proxy.http_url(), {"nonce", Anvil::kDevAddress0, "--block", "pending"}).out),
+        "1");
+    EXPECT_EQ(proxy.lies_told("eth_getTransactionCount"), 2u);
+}
+
+TEST(fault_proxy, answers_another_chain_id_over_http_and_websocket_until_it_stops) {
+    Anvil anvil;
+    FaultProxy proxy(anvil.port());
+    proxy.lie_chain_id(1);
+    EXPECT_EQ(trimmed(cast_at(proxy.http_url(), {"chain-id"}).out), "1");
+    EXPECT_EQ(trimmed(cast_at(proxy.ws_url(), {"chain-id"}).out), "1");
+    // Other answers on the websocket pass as they are.
+    EXPECT_EQ(trimmed(cast_at(proxy.ws_url(), {"block-number"}).out), "0");
+    EXPECT_EQ(proxy.lies_told("eth_chainId"), 2u);
+    proxy.stop_lying();
+    EXPECT_EQ(trimmed(cast_at(proxy.http_url(), {"chain-id"}).out), "31337");
+    EXPECT_EQ(trimmed(cast_at(proxy.ws_url(), {"chain-id"}).out), "31337");
+    EXPECT_EQ(proxy.lies_told("eth_chainId"), 2u);
+}
+
+TEST(fault_proxy, answers_a_receipt_for_another_transaction) {
+    Anvil anvil;
+    const std::string tx = anvil.cast(
+        {"send", "--private-key", Anvil::kDevKey0, Anvil::kDevAddress1, "--value", "1", "--json"});
+    const std::string hash = nlohmann::json::parse(tx).at("transactionHash");
+    FaultProxy proxy(anvil.port());
+    proxy.lie_receipt();
+    Conn conn = Conn::to(proxy.port());
+    const auto receipt_of = [&](int id, const std::string& of) {
+        return rpc_object("eth_getTransactionReceipt", id, {of}).dump();
+    };
+    // A transaction that is not mined has no receipt to lie about.
+    const std::string unknown = "0x" + std::string(64, '1');
+    EXPECT_TRUE(nlohmann::json::parse(post(conn, receipt_of(1, unknown)).body)["result"].is_null());
+    const HttpResponse lied = post(conn, receipt_of(2, hash));
+    ASSERT_EQ(lied.status, 200) << lied.head;
+    const auto receipt = nlohmann::json::parse(lied.body)["result"];
+    ASSERT_TRUE(receipt.is_object()) << lied.body;
+    EXPECT_NE(receipt["transactionHash"], hash);
+    EXPECT_EQ(receipt["transactionHash"].get<std::string>().size(), hash.size());
+    EXPECT_EQ(receipt["blockNumber"], "0x1");
+    // Told once: the next answer is the true one.
+    EXPECT_EQ(
+        nlohmann::json::parse(post(conn, receipt_of(3, hash)).body)["result"]["transactionHash"],
+        hash);
+    EXPECT_EQ(proxy.lies_told("eth_getTransactionReceipt"), 1u);
 }
 
 }  // namespace

@@ -431,6 +431,126 @@ TEST(http_provider, a_slow_endpoint_is_demoted) {
     EXPECT_TRUE(provider.health()[0].demoted);
 }
 
+// ---- endpoints that lie ----
+
+// A provider over `urls` that checks chain id 31337 and keeps every refusal it reports.
+struct CheckedProvider {
+    CheckedProvider(net::io_context& ioc, std::vector<std::string> urls) {
+        RpcProviderConfig config = config_for(std::move(urls));
+        config.policy.check = {31337, [this](const rpc::Failure& f) { refused.push_back(f); }};
+        provider = std::make_unique<RpcProvider>(ioc.get_executor(), config);
+    }
+    std::vector<rpc::Failure> refused;
+    std::unique_ptr<RpcProvider> provider;
+};
+
+TEST(http_provider, an_endpoint_on_another_chain_is_refused_and_never_used) {
+    Chain chain;
+    FaultProxy first(chain.anvil.port());
+    FaultProxy second(chain.anvil.port());
+    first.lie_chain_id(1);
+    CheckedProvider checked(chain.ioc, {first.http_url(), second.http_url()});
+    RpcProvider& provider = *checked.provider;
+
+    for (int i = 0; i < 5; ++i) ASSERT_TRUE(run(chain.ioc, provider.block_number()));
+    const std::string raw = chain.anvil.cast(
+        {"mktx", "--private-key", Anvil::kDevKey1, Anvil::kDevAddress0, "--value", "1"});
+    auto sent = run(chain.ioc, provider.send_raw_transaction(hex(raw)));
+    ASSERT_TRUE(sent) << sent.error().to_string();
+
+    // The first was asked its chain id once, and nothing else.
+    EXPECT_EQ(first.received("eth_chainId"), 1u);
+    EXPECT_EQ(first.received("eth_blockNumber"), 0u);
+    EXPECT_EQ(first.received("eth_sendRawTransaction"), 0u);
+    EXPECT_EQ(second.forwarded("eth_blockNumber"), 5u);
+    EXPECT_EQ(second.forwarded("eth_sendRawTransaction"), 1u);
+    ASSERT_EQ(checked.refused.size(), 1u);
+    EXPECT_EQ(checked.refused[0].kind, rpc::Errc::wrong_chain);
+    EXPECT_EQ(checked.refused[0].to_string(),
+              "wrong_chain from " + first.http_url() + ": eth_chainId answered 1, expected 31337");
+    EXPECT_TRUE(provider.health()[0].refused);
+    EXPECT_FALSE(provider.health()[1].refused);
+
+    // Even once the second fails, the refused one gets nothing.
+    second.set_listening(false);
+    second.cut();
+    auto down = run(chain.ioc, provider.block_number());
+    ASSERT_FALSE(down);
+    EXPECT_EQ(first.received("eth_blockNumber"), 0u);
+}
+
+TEST(http_provider, an_endpoint_is_checked_again_when_it_comes_back_after_a_failure) {
+    Chain chain;
+    FaultProxy first(chain.anvil.port());
+    FaultProxy second(chain.anvil.port());
+    CheckedProvider checked(chain.ioc, {first.http_url(), second.http_url()});
+    RpcProvider& provider = *checked.provider;
+    ASSERT_TRUE(run(chain.ioc, provider.block_number()));
+    ASSERT_TRUE(run(chain.ioc, provider.block_number()));
+    EXPECT_EQ(first.forwarded("eth_chainId"), 1u);  // once, not per request
+    EXPECT_EQ(first.forwarded("eth_blockNumber"), 2u);
+
+    // Behind the same URL another chain's node now answers, after a failure: the failover
+    // back to it is a new connection, and the check refuses it.
+    first.lie_chain_id(1);
+    first.inject(HttpFault::close_without_response);
+    ASSERT_TRUE(run(chain.ioc, provider.block_number()));  // served by the second
+    until_healthy(chain.ioc, provider);
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(run(chain.ioc, provider.block_number()));
+    EXPECT_EQ(first.received("eth_chainId"), 2u);
+    EXPECT_EQ(first.forwarded("eth_blockNumber"), 2u);
+    EXPECT_EQ(second.forwarded("eth_blockNumber"), 4u);
+    ASSERT_EQ(checked.refused.size(), 1u);
+    EXPECT_TRUE(provider.health()[0].refused);
+}
+
+TEST(http_provider, with_every_endpoint_refused_calls_fail_and_nothing_is_sent) {
+    Chain chain;
+    FaultProxy only(chain.anvil.port());
+    only.lie_chain_id(5);
+    CheckedProvider checked(chain.ioc, {only.http_url()});
+    auto number = run(chain.ioc, checked.provider->block_number());
+    ASSERT_FALSE(number);
+    EXPECT_EQ(number.error().kind, rpc::Errc::unavailable) << number.error().to_string();
+    const std::string raw = chain.anvil.cast(
+        {"mktx", "--private-key", Anvil::kDevKey1, Anvil::kDevAddress0, "--value", "1"});
+    auto sent = run(chain.ioc, checked.provider->send_raw_transaction(hex(raw)));
+    ASSERT_FALSE(sent);
+    EXPECT_TRUE(sent.error().not_sent()) << sent.error().to_string();
+    EXPECT_EQ(only.received("eth_blockNumber"), 0u);
+    EXPECT_EQ(only.received("eth_sendRawTransaction"), 0u);
+    EXPECT_EQ(checked.refused.size(), 1u);
+}
+
+TEST(http_provider, a_receipt_for_another_hash_is_refused) {
+    Chain chain;
+    FaultProxy proxy(chain.anvil.port());
+    RpcPolicy once = fast_policy();
+    once.read_attempts = 1;
+    RpcProvider provider(chain.ioc.get_executor(), config_for({proxy.http_url()}, once));
+    const std::string raw = chain.anvil.cast(
+        {"mktx", "--private-key", Anvil::kDevKey1, Anvil::kDevAddress0, "--value", "1"});
+    const Hash32 tx_hash = *parse_hash32(test::cast({"keccak", raw}));
+    ASSERT_TRUE(run(chain.ioc, provider.send_raw_transaction(hex(raw))));
+    ASSERT_TRUE(mined_receipt(chain.ioc, provider, tx_hash).has_value());
+
+    proxy.lie_receipt();
+    auto lied = run(chain.ioc, provider.get_transaction_receipt(tx_hash));
+    ASSERT_FALSE(lied) << "accepted a receipt for " << to_hex((*lied)->tx_hash);
+    EXPECT_EQ(lied.error().kind, rpc::Errc::wrong_receipt) << lied.error().to_string();
+    EXPECT_NE(lied.error().detail.find("asked for " + to_hex(tx_hash)), std::string::npos)
+        << lied.error().to_string();
+    EXPECT_EQ(proxy.lies_told("eth_getTransactionReceipt"), 1u);
+
+    // With retries (the default), the lie costs one more request and the answer is right.
+    RpcProvider retrying(chain.ioc.get_executor(), config_for({proxy.http_url()}));
+    proxy.lie_receipt();
+    auto receipt = run(chain.ioc, retrying.get_transaction_receipt(tx_hash));
+    ASSERT_TRUE(receipt && *receipt) << (receipt ? "null" : receipt.error().to_string());
+    EXPECT_EQ((*receipt)->tx_hash, tx_hash);
+    EXPECT_EQ(proxy.lies_told("eth_getTransactionReceipt"), 2u);
+}
+
 namespace {
 struct FaultCase {
     HttpFault fault;

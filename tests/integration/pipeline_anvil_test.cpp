@@ -220,6 +220,33 @@ TEST(pipeline_anvil, simple_intent_is_simulated_signed_journaled_sent_and_includ
     EXPECT_EQ(rig.hits(1), 1u);
 }
 
+TEST(pipeline_anvil, a_receipt_for_another_hash_marks_nothing_and_the_true_one_is_reported) {
+    Rig rig({}, /*private_relay=*/true);  // reads go through read_proxy
+    rig.start();
+    rig.read_proxy->lie_receipt(test::FaultProxy::kAlways);
+    rig.submit({rig.intent(1)});
+    rig.wait_mined("test/hit/1");
+    // Every receipt names another transaction: nothing is decided, nothing is marked.
+    for (int i = 0; i < 2; ++i) {
+        rig.step();
+        rig.mine();
+    }
+    EXPECT_GT(rig.read_proxy->lies_told("eth_getTransactionReceipt"), 0u);
+    EXPECT_TRUE(rig.outcomes.empty());
+    auto attempts = rig.attempts("test/hit/1");
+    ASSERT_EQ(attempts.size(), 1u);
+    EXPECT_EQ(attempts[0].state, AttemptState::broadcast);
+
+    // The node tells the truth again: included, under its own hash.
+    rig.read_proxy->stop_lying();
+    rig.settle(1);
+    ASSERT_EQ(rig.outcomes.size(), 1u) << rig.log_text.str();
+    EXPECT_EQ(rig.outcomes[0].outcome.kind, OutcomeKind::included);
+    EXPECT_EQ(rig.outcomes[0].outcome.tx_hash, attempts[0].tx_hash);
+    EXPECT_EQ(rig.attempts("test/hit/1")[0].state, AttemptState::included);
+    EXPECT_EQ(rig.hits(1), 1u);
+}
+
 TEST(pipeline_anvil, a_revert_in_simulation_is_reported_and_never_broadcast) {
     Rig rig;
     rig.anvil.cast({"send", "--private-key", Anvil::kDevKey0, to_checksum(rig.fixture),

@@ -536,7 +536,7 @@ struct StreamRig {
 /// Test defaults: short retries and timeouts, so that faults heal within a test.
 BlockStreamOptions fast_options(std::string ws_url) {
     BlockStreamOptions o;
-    o.ws_url = std::move(ws_url);
+    o.ws_urls = {std::move(ws_url)};
     o.ws.connect_timeout = 1500ms;
     o.ws.request_timeout = 3s;
     o.ws.dead_peer_timeout = 1s;
@@ -709,6 +709,98 @@ TEST(block_stream, a_silent_subscription_is_replaced) {
     EXPECT_EQ(events.front().header.number, 0u);
 }
 
+/// The notices of `kind`, in order.
+std::vector<StreamNotice> notices_of(StreamRig& rig, StreamNotice::Kind kind) {
+    std::vector<StreamNotice> out;
+    for (const StreamNotice& n : rig.notices.items())
+        if (n.kind == kind) out.push_back(n);
+    return out;
+}
+
+bool has_notices(StreamRig& rig, StreamNotice::Kind kind, std::size_t n) {
+    return rig.notices.wait([&](const auto& v) {
+        return static_cast<std::size_t>(std::count_if(
+                   v.begin(), v.end(), [&](const StreamNotice& x) { return x.kind == kind; })) >= n;
+    });
+}
+
+TEST(block_stream, every_ws_url_is_used_for_failover) {
+    Anvil anvil({"--block-time", "0.2"});
+    FaultProxy first(anvil.port());
+    FaultProxy second(anvil.port());
+    first.set_listening(false);
+    StreamRig rig(anvil.http_url());
+    BlockStreamOptions options = fast_options(first.ws_url());
+    options.ws_urls.push_back(second.ws_url());
+    rig.start(options);
+    ASSERT_TRUE(has_notices(rig, StreamNotice::Kind::connected, 1));
+    EXPECT_EQ(notices_of(rig, StreamNotice::Kind::connected)[0].detail, second.ws_url());
+
+    // The second dies, the first is back: the stream moves on to it.
+    first.set_listening(true);
+    second.set_listening(false);
+    second.cut();
+    ASSERT_TRUE(has_notices(rig, StreamNotice::Kind::connected, 2));
+    EXPECT_EQ(notices_of(rig, StreamNotice::Kind::connected)[1].detail, first.ws_url());
+    const uint64_t now = std::stoull(anvil.cast({"block-number"}));
+    ASSERT_TRUE(rig.wait_for_block(now + 3));
+    rig.stop();
+    const auto events = rig.events.items();
+    EXPECT_EQ(replay(events).size(), events.size());
+}
+
+TEST(block_stream, a_websocket_on_another_chain_is_refused_and_never_used) {
+    Anvil anvil({"--block-time", "0.2"});
+    FaultProxy lying(anvil.port());
+    FaultProxy honest(anvil.port());
+    lying.lie_chain_id(1);
+    StreamRig rig(anvil.http_url());
+    BlockStreamOptions options = fast_options(lying.ws_url());
+    options.ws_urls.push_back(honest.ws_url());
+    options.chain_id = 31337;
+    rig.start(options);
+    ASSERT_TRUE(has_notices(rig, StreamNotice::Kind::connected, 1));
+    const auto refused = notices_of(rig, StreamNotice::Kind::wrong_chain);
+    ASSERT_EQ(refused.size(), 1u);
+    EXPECT_EQ(refused[0].detail,
+              "wrong_chain from " + lying.ws_url() + ": eth_chainId answered 1, expected 31337");
+    EXPECT_EQ(notices_of(rig, StreamNotice::Kind::connected)[0].detail, honest.ws_url());
+
+    // A reconnect skips the refused endpoint.
+    honest.cut();
+    ASSERT_TRUE(has_notices(rig, StreamNotice::Kind::connected, 2));
+    EXPECT_EQ(notices_of(rig, StreamNotice::Kind::connected)[1].detail, honest.ws_url());
+    EXPECT_EQ(lying.connections_accepted(), 1u);
+    EXPECT_EQ(notices_of(rig, StreamNotice::Kind::wrong_chain).size(), 1u);
+    const uint64_t now = std::stoull(anvil.cast({"block-number"}));
+    ASSERT_TRUE(rig.wait_for_block(now + 3));
+    rig.stop();
+}
+
+TEST(block_stream, a_websocket_is_checked_again_at_each_reconnect) {
+    Anvil anvil({"--block-time", "0.2"});
+    FaultProxy proxy(anvil.port());
+    StreamRig rig(anvil.http_url());
+    BlockStreamOptions options = fast_options(proxy.ws_url());
+    options.chain_id = 31337;
+    rig.start(options);
+    ASSERT_TRUE(has_notices(rig, StreamNotice::Kind::connected, 1));
+    EXPECT_EQ(proxy.lies_told("eth_chainId"), 0u);
+
+    // The same URL reaches another chain's node after a reconnect: refused. With no
+    // websocket left, blocks still come, by polling over HTTP.
+    proxy.lie_chain_id(1);
+    proxy.cut();
+    ASSERT_TRUE(has_notices(rig, StreamNotice::Kind::wrong_chain, 1));
+    const uint64_t now = std::stoull(anvil.cast({"block-number"}));
+    ASSERT_TRUE(rig.wait_for_block(now + 5));
+    rig.stop();
+    EXPECT_EQ(notices_of(rig, StreamNotice::Kind::connected).size(), 1u);
+    EXPECT_EQ(proxy.lies_told("eth_chainId"), 1u);
+    const auto events = rig.events.items();
+    EXPECT_EQ(replay(events).size(), events.size());
+}
+
 TEST(block_stream, anvil_reorg_reports_removed_blocks_and_logs_then_the_new_branch) {
     Anvil anvil;                                  // automine: each transaction is a block
     Emitter emitter = deploy_log_emitter(anvil);  // block 1
@@ -767,7 +859,7 @@ TEST(block_stream, polling_gives_the_same_stream_as_the_websocket) {
     options.tracker.filters = {LogFilter{{emitter.address}, {}}};
     options.start_block = 3;  // in the past: both backfill, then follow
     by_ws.start(options);
-    options.ws_url.clear();
+    options.ws_urls.clear();
     by_poll.start(options);
     for (uint8_t tag = 1; tag <= 6; ++tag) emit_async(anvil, emitter, tag);
     const auto enough = [](const auto& v) { return v.size() >= 60; };

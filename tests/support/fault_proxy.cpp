@@ -7,7 +7,9 @@
 #include <boost/asio/write.hpp>
 #include <nlohmann/json.hpp>
 
+#include <array>
 #include <cassert>
+#include <charconv>
 #include <deque>
 #include <functional>
 #include <future>
@@ -28,6 +30,9 @@ constexpr std::size_t kReadChunk = 16 * 1024;
 // A request head larger than this is not an HTTP request we frame (anvil's clients send
 // a few hundred bytes); the connection then becomes opaque rather than buffering forever.
 constexpr std::size_t kMaxHead = 64 * 1024;
+// A websocket frame larger than this is not parsed (anvil's answers are far smaller): the
+// connection becomes opaque rather than buffering it.
+constexpr std::size_t kMaxFrame = 64 * 1024 * 1024;
 
 // What a writer does once a chunk is on the wire.
 enum class Then { keep_open, shutdown_send, close_both };
@@ -38,6 +43,42 @@ struct Chunk {
     std::vector<std::string> methods;  // JSON-RPC calls in `bytes`, counted once written
     Then then = Then::keep_open;
 };
+
+// One JSON-RPC call a lie may answer, kept by the JSON text of its id until answered.
+struct Call {
+    std::string method;
+    nlohmann::json params;
+};
+using CallsById = std::map<std::string, Call, std::less<>>;
+
+// One lie: told in the next `times` answers it can change, with `value` (an id, a count).
+struct Lie {
+    std::size_t times = 0;
+    uint64_t value = 0;
+
+    // Whether to tell it now; uses one of its times.
+    bool spend() {
+        if (times == 0) return false;
+        if (times != FaultProxy::kAlways) --times;
+        return true;
+    }
+};
+
+std::string quantity(uint64_t n) {
+    std::array<char, 16> digits{};
+    const auto end = std::to_chars(digits.data(), digits.data() + digits.size(), n, 16).ptr;
+    return "0x" + std::string(digits.data(), end);
+}
+
+std::optional<uint64_t> parse_quantity(const nlohmann::json& value) {
+    if (!value.is_string()) return std::nullopt;
+    const auto& text = value.get_ref<const std::string&>();
+    if (text.size() < 3 || text[0] != '0' || text[1] != 'x') return std::nullopt;
+    uint64_t n = 0;
+    const auto [end, ec] = std::from_chars(text.data() + 2, text.data() + text.size(), n, 16);
+    if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+    return n;
+}
 
 // State shared by all connections; touched only on the proxy's thread.
 struct ProxyState {
@@ -51,11 +92,75 @@ struct ProxyState {
     std::size_t accepted = 0;
     bool recording = false;
     std::vector<FaultProxy::ForwardedCall> recorded;
+    Lie pending_count;  // value: added to the count
+    Lie chain_id;       // value: the id answered
+    Lie receipt;
+    Counts lies_told;
+
+    // `body` (an answer or a batch of answers) with the lies told in the answers to
+    // `calls`; nullopt when none was. Every answered call leaves `calls`.
+    std::optional<std::string> rewrite(std::string_view body, CallsById& calls) {
+        if (calls.empty()) return std::nullopt;
+        auto json = nlohmann::json::parse(body, nullptr, false);
+        bool told = false;
+        const auto answer = [&](nlohmann::json& item) {
+            if (!item.is_object() || !item.contains("id")) return;
+            const auto call = calls.find(item["id"].dump());
+            if (call == calls.end()) return;
+            const Call asked = std::move(call->second);
+            calls.erase(call);
+            const auto result = item.find("result");
+            if (result != item.end() && lie_in(asked, *result)) {
+                ++lies_told[asked.method];
+                told = true;
+            }
+        };
+        if (json.is_array()) {
+            for (auto& item : json) answer(item);
+        } else {
+            answer(json);
+        }
+        return told ? std::optional(json.dump()) : std::nullopt;
+    }
+
+    // Tells the lie about `call`, if one is on, in its `result`; true if it did.
+    bool lie_in(const Call& call, nlohmann::json& result) {
+        if (call.method == "eth_chainId") {
+            if (!result.is_string() || !chain_id.spend()) return false;
+            result = quantity(chain_id.value);
+            return true;
+        }
+        if (call.method == "eth_getTransactionCount") {
+            const auto count = parse_quantity(result);
+            const bool of_pending =
+                call.params.is_array() && call.params.size() == 2 && call.params[1] == "pending";
+            if (!count || !of_pending || !pending_count.spend()) return false;
+            result = quantity(*count + pending_count.value);
+            return true;
+        }
+        if (call.method == "eth_getTransactionReceipt") {
+            if (!result.is_object()) return false;
+            const auto hash = result.find("transactionHash");
+            if (hash == result.end() || !hash->is_string() ||
+                hash->get_ref<const std::string&>().size() < 3 || !receipt.spend())
+                return false;
+            std::string other = hash->get<std::string>();
+            other.back() = other.back() == '0' ? '1' : '0';
+            *hash = other;
+            return true;
+        }
+        return false;
+    }
 };
 
 std::size_t count_of(const Counts& counts, std::string_view method) {
     const auto it = counts.find(method);
     return it == counts.end() ? 0 : it->second;
+}
+
+bool is_liable(std::string_view method) {
+    return method == "eth_chainId" || method == "eth_getTransactionCount" ||
+           method == "eth_getTransactionReceipt";
 }
 
 char ascii_lower(char c) {
@@ -88,12 +193,8 @@ Verdict classify(std::string_view first_bytes) {
     return first_bytes.size() >= 8 ? Verdict::opaque : Verdict::need_more;
 }
 
-// Body length of a request whose head (request line + headers, without the blank line)
-// is `head`; nullopt when the connection can no longer be framed here: an Upgrade
-// (websocket) hands it to another protocol, and a Transfer-Encoding or an unreadable
-// Content-Length would need a full HTTP parser.
-std::optional<std::size_t> body_length(std::string_view head) {
-    std::size_t length = 0;
+// The value of header `name` in `head` (start line + headers, without the blank line).
+std::optional<std::string_view> header(std::string_view head, std::string_view name) {
     std::size_t line_start = head.find("\r\n");
     while (line_start != std::string_view::npos) {
         line_start += 2;
@@ -101,38 +202,162 @@ std::optional<std::size_t> body_length(std::string_view head) {
         const std::string_view line = head.substr(line_start, line_end - line_start);
         line_start = line_end;
         const std::size_t colon = line.find(':');
-        if (colon == std::string_view::npos) continue;
-        const std::string_view name = trim(line.substr(0, colon));
-        const std::string_view value = trim(line.substr(colon + 1));
-        if (iequals(name, "upgrade") || iequals(name, "transfer-encoding")) return std::nullopt;
-        if (iequals(name, "content-length")) {
-            if (value.empty() || value.size() > 12) return std::nullopt;
-            length = 0;
-            for (const char c : value) {
-                if (c < '0' || c > '9') return std::nullopt;
-                length = length * 10 + static_cast<std::size_t>(c - '0');
-            }
-        }
+        if (colon != std::string_view::npos && iequals(trim(line.substr(0, colon)), name))
+            return trim(line.substr(colon + 1));
+    }
+    return std::nullopt;
+}
+
+// Body length of a message whose head is `head`, from its Content-Length (none: 0);
+// nullopt when it cannot be framed here: a Transfer-Encoding or an unreadable
+// Content-Length would need a full HTTP parser.
+std::optional<std::size_t> body_length(std::string_view head) {
+    if (header(head, "transfer-encoding")) return std::nullopt;
+    const auto value = header(head, "content-length");
+    if (!value) return 0;
+    if (value->empty() || value->size() > 12) return std::nullopt;
+    std::size_t length = 0;
+    for (const char c : *value) {
+        if (c < '0' || c > '9') return std::nullopt;
+        length = length * 10 + static_cast<std::size_t>(c - '0');
     }
     return length;
 }
 
-// The "method" of each call in a JSON-RPC request or batch; nothing for other bodies.
-std::vector<std::string> rpc_methods(std::string_view body) {
-    std::vector<std::string> methods;
+// The status code of a response head ("HTTP/1.1 200 OK"); 0 when unreadable.
+int status_code(std::string_view head) {
+    if (head.size() < 12 || head.substr(0, 5) != "HTTP/") return 0;
+    int code = 0;
+    const auto digits = head.substr(9, 3);
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), code);
+    return ec == std::errc() && end == digits.data() + digits.size() ? code : 0;
+}
+
+// Body length of a final (not 1xx) response; nullopt when it cannot be framed here.
+std::optional<std::size_t> response_length(std::string_view head) {
+    const int status = status_code(head);
+    if (status == 204 || status == 304) return 0;
+    // Without Content-Length the body runs to the close; a compressed body cannot be read.
+    if (status == 0 || !header(head, "content-length") || header(head, "content-encoding"))
+        return std::nullopt;
+    return body_length(head);
+}
+
+// `head` (without the blank line) and `body`, with Content-Length set to the body's size.
+std::string with_body(std::string_view head, std::string_view body) {
+    std::string out;
+    std::size_t line_start = 0;
+    while (line_start != std::string_view::npos) {
+        const std::size_t line_end = head.find("\r\n", line_start);
+        const std::string_view line = head.substr(line_start, line_end - line_start);
+        const std::size_t colon = line.find(':');
+        if (colon != std::string_view::npos &&
+            iequals(trim(line.substr(0, colon)), "content-length"))
+            out += "Content-Length: " + std::to_string(body.size());
+        else
+            out += line;
+        out += "\r\n";
+        line_start = line_end == std::string_view::npos ? line_end : line_end + 2;
+    }
+    out += "\r\n";
+    out += body;
+    return out;
+}
+
+// The calls in a JSON-RPC request or batch, in order; nothing for other bodies.
+std::vector<std::pair<std::string, Call>> rpc_calls(std::string_view body) {
+    std::vector<std::pair<std::string, Call>> calls;
     const auto json = nlohmann::json::parse(body, nullptr, false);
     const auto add = [&](const nlohmann::json& call) {
         if (!call.is_object()) return;
         const auto method = call.find("method");
-        if (method != call.end() && method->is_string())
-            methods.push_back(method->get<std::string>());
+        if (method == call.end() || !method->is_string()) return;
+        const auto id = call.find("id");
+        const auto params = call.find("params");
+        calls.emplace_back(
+            id == call.end() ? std::string() : id->dump(),
+            Call{method->get<std::string>(), params == call.end() ? nlohmann::json() : *params});
     };
     if (json.is_array()) {
         for (const auto& call : json) add(call);
     } else {
         add(json);
     }
-    return methods;
+    return calls;
+}
+
+// Adds the calls a lie may answer (with an id) to `calls`.
+void keep_liable(const std::vector<std::pair<std::string, Call>>& sent, CallsById& calls) {
+    for (const auto& [id, call] : sent)
+        if (!id.empty() && is_liable(call.method)) calls.insert_or_assign(id, call);
+}
+
+// One websocket frame (RFC 6455 §5.2) at the start of a buffer.
+struct Frame {
+    bool fin = false;
+    bool reserved = false;  // RSV1-3: an extension (permessage-deflate) changed the payload
+    uint8_t opcode = 0;
+    bool masked = false;
+    std::array<uint8_t, 4> mask{};
+    std::size_t header_size = 0;
+    std::size_t payload_size = 0;
+
+    std::size_t size() const { return header_size + payload_size; }
+    bool plain_text() const { return fin && !reserved && opcode == 1; }
+    // The payload of the frame at the start of `bytes`, unmasked.
+    std::string payload(std::string_view bytes) const {
+        std::string out(bytes.substr(header_size, payload_size));
+        if (masked)
+            for (std::size_t i = 0; i < out.size(); ++i)
+                out[i] = static_cast<char>(static_cast<uint8_t>(out[i]) ^ mask[i % 4]);
+        return out;
+    }
+};
+
+enum class FrameRead { complete, need_more, too_large };
+
+FrameRead read_frame(std::string_view bytes, Frame& f) {
+    if (bytes.size() < 2) return FrameRead::need_more;
+    const auto byte = [&](std::size_t i) { return static_cast<uint8_t>(bytes[i]); };
+    f.fin = (byte(0) & 0x80) != 0;
+    f.reserved = (byte(0) & 0x70) != 0;
+    f.opcode = byte(0) & 0x0f;
+    f.masked = (byte(1) & 0x80) != 0;
+    uint64_t length = byte(1) & 0x7f;
+    std::size_t at = 2;
+    const std::size_t extra = length == 126 ? 2 : length == 127 ? 8 : 0;
+    if (bytes.size() < at + extra + (f.masked ? 4 : 0)) return FrameRead::need_more;
+    if (extra > 0) {
+        length = 0;
+        for (std::size_t i = 0; i < extra; ++i) length = length << 8 | byte(at + i);
+        at += extra;
+    }
+    if (length > kMaxFrame) return FrameRead::too_large;
+    if (f.masked) {
+        for (std::size_t i = 0; i < 4; ++i) f.mask[i] = byte(at + i);
+        at += 4;
+    }
+    f.header_size = at;
+    f.payload_size = static_cast<std::size_t>(length);
+    return bytes.size() < f.size() ? FrameRead::need_more : FrameRead::complete;
+}
+
+// An unmasked, final text frame (what a server sends) holding `payload`.
+std::string text_frame(std::string_view payload) {
+    std::string out(1, '\x81');
+    if (payload.size() < 126) {
+        out += static_cast<char>(payload.size());
+    } else if (payload.size() <= 0xffff) {
+        out += static_cast<char>(126);
+        for (int shift = 8; shift >= 0; shift -= 8)
+            out += static_cast<char>(payload.size() >> shift & 0xff);
+    } else {
+        out += static_cast<char>(127);
+        for (int shift = 56; shift >= 0; shift -= 8)
+            out += static_cast<char>(static_cast<uint64_t>(payload.size()) >> shift & 0xff);
+    }
+    out += payload;
+    return out;
 }
 
 // Records each JSON-RPC call of `request` (a whole framed HTTP request) at `at`.
@@ -227,7 +452,9 @@ private:
         net::steady_timer timer;  // the writer waits on it for a chunk, its due time, or a wake
         std::deque<Chunk> queue;
     };
-    enum class Mode { undecided, http, opaque };
+    // What the client's bytes are; the upstream's follow: HTTP responses (framed while the
+    // client is http), then websocket frames once it answered an upgrade with 101.
+    enum class Mode { undecided, http, websocket, opaque };
 
     void push(Sink& sink, std::string bytes, Then then = Then::keep_open,
               std::vector<std::string> methods = {}) {
@@ -279,14 +506,23 @@ private:
                 net::buffer(buffer), net::redirect_error(net::use_awaitable, ec));
             if (closed_) co_return;
             if (ec == net::error::eof) {
-                push(to_client_, {}, Then::shutdown_send);
+                // A response cut short by the upstream's FIN goes on as it is.
+                push(to_client_, std::move(from_upstream_), Then::shutdown_send);
                 co_return;
             }
             if (ec) {
                 close();
                 co_return;
             }
-            push(to_client_, buffer.substr(0, n));
+            if (mode_ == Mode::undecided || mode_ == Mode::opaque) {
+                push(to_client_, buffer.substr(0, n));
+                continue;
+            }
+            from_upstream_.append(buffer, 0, n);
+            if (upstream_websocket_)
+                take_upstream_frames();
+            else
+                take_responses();
         }
     }
 
@@ -312,7 +548,10 @@ private:
                 continue;
             }
             inbox_.append(buffer, 0, n);
-            take_requests();
+            if (mode_ == Mode::websocket)
+                take_client_frames();
+            else
+                take_requests();
         }
     }
 
@@ -322,35 +561,52 @@ private:
             if (mode_ == Mode::undecided) {
                 const Verdict verdict = classify(inbox_);
                 if (verdict == Verdict::need_more) return;
-                mode_ = verdict == Verdict::http ? Mode::http : Mode::opaque;
+                if (verdict == Verdict::opaque) return go_opaque();
+                mode_ = Mode::http;
                 continue;
             }
             const std::size_t head_end = inbox_.find("\r\n\r\n");
             if (head_end == std::string::npos) {
-                if (inbox_.size() > kMaxHead) mode_ = Mode::opaque;
+                if (inbox_.size() > kMaxHead) go_opaque();
                 return;
             }
-            const auto length = body_length(std::string_view(inbox_).substr(0, head_end));
-            if (!length) {
-                mode_ = Mode::opaque;
-                continue;
-            }
+            const std::string_view head = std::string_view(inbox_).substr(0, head_end);
+            const auto length = body_length(head);
+            if (!length) return go_opaque();
             const std::size_t total = head_end + 4 + *length;
             if (inbox_.size() < total) return;
+            if (header(head, "upgrade")) {
+                // A websocket handshake: what follows it is frames, never faulted.
+                push(to_upstream_, inbox_.substr(0, total));
+                inbox_.erase(0, total);
+                exchanges_.emplace_back();
+                mode_ = Mode::websocket;
+                take_client_frames();
+                return;
+            }
             std::string request = inbox_.substr(0, total);
             inbox_.erase(0, total);
             on_request(std::move(request), head_end + 4);
         }
-        // Bytes that will not be framed any more go on as they are.
-        if (mode_ == Mode::opaque && !inbox_.empty() && !discard_client_)
-            push(to_upstream_, std::move(inbox_));
+        if (discard_client_) inbox_.clear();
+    }
+
+    // From now on bytes pass as they are, both ways; what was held goes on first.
+    void go_opaque() {
+        mode_ = Mode::opaque;
+        if (!inbox_.empty() && !discard_client_) push(to_upstream_, std::move(inbox_));
         inbox_.clear();
+        if (!from_upstream_.empty()) push(to_client_, std::move(from_upstream_));
+        from_upstream_.clear();
     }
 
     void on_request(std::string request, std::size_t body_offset) {
-        auto methods = rpc_methods(std::string_view(request).substr(body_offset));
+        const auto calls = rpc_calls(std::string_view(request).substr(body_offset));
+        std::vector<std::string> methods;
+        for (const auto& [id, call] : calls) methods.push_back(call.method);
         for (const auto& method : methods) ++state_.received[method];
         if (state_.faults.empty()) {
+            keep_liable(calls, exchanges_.emplace_back());
             push(to_upstream_, std::move(request), Then::keep_open, std::move(methods));
             return;
         }
@@ -401,15 +657,87 @@ private:
         }
     }
 
+    // Frames the complete responses in from_upstream_ and forwards each one, with the
+    // lies told in the answers to its request's calls.
+    void take_responses() {
+        while (mode_ != Mode::opaque && !upstream_websocket_) {
+            const std::size_t head_end = from_upstream_.find("\r\n\r\n");
+            if (head_end == std::string::npos) {
+                if (from_upstream_.size() > kMaxHead) go_opaque();
+                return;
+            }
+            const std::string_view head = std::string_view(from_upstream_).substr(0, head_end);
+            const int status = status_code(head);
+            if (status >= 100 && status < 200) {
+                // 101 ends the handshake; any other 1xx comes before the real answer.
+                if (status == 101) {
+                    upstream_websocket_ = true;
+                    if (!exchanges_.empty()) exchanges_.pop_front();
+                }
+                push(to_client_, from_upstream_.substr(0, head_end + 4));
+                from_upstream_.erase(0, head_end + 4);
+                continue;
+            }
+            const auto length = response_length(head);
+            if (!length) return go_opaque();
+            const std::size_t total = head_end + 4 + *length;
+            if (from_upstream_.size() < total) return;
+            std::string response = from_upstream_.substr(0, total);
+            from_upstream_.erase(0, total);
+            if (!exchanges_.empty()) {
+                const auto lied = state_.rewrite(std::string_view(response).substr(head_end + 4),
+                                                 exchanges_.front());
+                if (lied)
+                    response = with_body(std::string_view(response).substr(0, head_end), *lied);
+                exchanges_.pop_front();
+            }
+            push(to_client_, std::move(response));
+        }
+        if (upstream_websocket_) take_upstream_frames();
+    }
+
+    // Forwards the client's complete websocket frames in inbox_, keeping the calls a lie
+    // may answer.
+    void take_client_frames() {
+        for (;;) {
+            Frame frame;
+            const FrameRead read = read_frame(inbox_, frame);
+            if (read == FrameRead::too_large) return go_opaque();
+            if (read == FrameRead::need_more) return;
+            if (frame.plain_text()) keep_liable(rpc_calls(frame.payload(inbox_)), ws_calls_);
+            push(to_upstream_, inbox_.substr(0, frame.size()));
+            inbox_.erase(0, frame.size());
+        }
+    }
+
+    // Forwards the upstream's complete websocket frames, with the lies told in answers.
+    void take_upstream_frames() {
+        for (;;) {
+            Frame frame;
+            const FrameRead read = read_frame(from_upstream_, frame);
+            if (read == FrameRead::too_large) return go_opaque();
+            if (read == FrameRead::need_more) return;
+            std::optional<std::string> lied;
+            if (frame.plain_text() && !frame.masked)
+                lied = state_.rewrite(frame.payload(from_upstream_), ws_calls_);
+            push(to_client_, lied ? text_frame(*lied) : from_upstream_.substr(0, frame.size()));
+            from_upstream_.erase(0, frame.size());
+        }
+    }
+
     ProxyState& state_;
     tcp::socket client_;
     tcp::socket upstream_;
     Sink to_client_;
     Sink to_upstream_;
     Mode mode_ = Mode::undecided;
-    std::string inbox_;            // client bytes not yet framed into a request
-    bool discard_client_ = false;  // a fault ended the exchange: client bytes are dropped
-    int directions_done_ = 0;      // directions whose FIN has been passed on
+    std::string inbox_;                // client bytes not yet framed into a request or frame
+    std::string from_upstream_;        // upstream bytes not yet framed into a response or frame
+    bool upstream_websocket_ = false;  // the upstream accepted an upgrade: it sends frames
+    std::deque<CallsById> exchanges_;  // per request forwarded, its calls a lie may answer
+    CallsById ws_calls_;               // calls sent on the websocket, until answered
+    bool discard_client_ = false;      // a fault ended the exchange: client bytes are dropped
+    int directions_done_ = 0;          // directions whose FIN has been passed on
     bool closed_ = false;
 };
 
@@ -540,6 +868,32 @@ void FaultProxy::inject(HttpFault fault, int count) {
 
 std::size_t FaultProxy::pending_faults() {
     return impl_->run_here([this] { return impl_->state.faults.size(); });
+}
+
+void FaultProxy::inflate_pending_count(uint64_t by, std::size_t times) {
+    assert(times > 0);
+    impl_->run_here([this, by, times] { impl_->state.pending_count = Lie{times, by}; });
+}
+
+void FaultProxy::lie_chain_id(uint64_t chain_id, std::size_t times) {
+    assert(times > 0);
+    impl_->run_here([this, chain_id, times] { impl_->state.chain_id = Lie{times, chain_id}; });
+}
+
+void FaultProxy::lie_receipt(std::size_t times) {
+    assert(times > 0);
+    impl_->run_here([this, times] { impl_->state.receipt = Lie{times, 0}; });
+}
+
+void FaultProxy::stop_lying() {
+    impl_->run_here([this] {
+        auto& state = impl_->state;
+        state.pending_count = state.chain_id = state.receipt = Lie{};
+    });
+}
+
+std::size_t FaultProxy::lies_told(std::string_view method) {
+    return impl_->run_here([this, method] { return count_of(impl_->state.lies_told, method); });
 }
 
 std::size_t FaultProxy::forwarded(std::string_view method) {

@@ -1,9 +1,10 @@
 #pragma once
 // A loopback TCP proxy for chain I/O tests: forwards bytes to one upstream port (anvil)
-// unchanged, and on command cuts, refuses, stalls or delays connections, or answers the
-// next HTTP requests itself with a fault.
+// unchanged, and on command cuts, refuses, stalls or delays connections, answers the
+// next HTTP requests itself with a fault, or rewrites JSON-RPC answers (a node that lies).
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -27,14 +28,19 @@ enum class HttpFault {
 /// 127.0.0.1:upstream_port, both directions byte for byte (keep-alive HTTP, JSON-RPC
 /// batches and websockets pass unchanged). Runs its own thread and io_context.
 ///
-/// A connection is HTTP when its first bytes are a request line; from a request with an
-/// `Upgrade` header on (a websocket handshake), or on a connection that never was HTTP,
-/// bytes are forwarded as opaque for good. On an
-/// HTTP connection every request is framed (head + Content-Length body) so that it can
-/// be counted and, while an injection is pending, answered locally. Requests must not
-/// be pipelined while a fault is injected: a local answer is not ordered against an
-/// upstream reply still in flight. A chunked request body switches that connection to
-/// opaque forwarding (no longer counted or injected).
+/// A connection is HTTP when its first bytes are a request line; on a connection that
+/// never was HTTP, bytes are forwarded as opaque for good. On an HTTP connection every
+/// request is framed (head + Content-Length body) so that it can be counted and, while an
+/// injection is pending, answered locally; every upstream response is framed too (head +
+/// Content-Length body, each one forwarded once complete) so that a lie can rewrite it.
+/// Requests must not be pipelined while a fault is injected: a local answer is not
+/// ordered against an upstream reply still in flight. A chunked request body, or an
+/// upstream response that is chunked, compressed or without Content-Length, switches
+/// that connection to opaque forwarding (no longer counted, injected or lied about).
+/// A request with an `Upgrade` header (a websocket handshake) makes the connection a
+/// websocket once the upstream answers 101: from then on frames pass unchanged, except
+/// single-frame text answers that a lie rewrites (both directions are parsed; a
+/// fragmented or compressed message passes as it is).
 ///
 /// Every method may be called from any thread at any time; each one returns once the
 /// proxy's thread has applied it (so a `cut()` has closed the sockets when it returns).
@@ -78,6 +84,26 @@ public:
     void inject(HttpFault fault, int count = 1);
     /// Number of injected faults not yet used.
     std::size_t pending_faults();
+
+    /// Lies: rewritten JSON-RPC answers from the upstream. An answer is matched to its call
+    /// by id: over HTTP within its request (each element of a batch on its own), over a
+    /// websocket among the calls sent on that connection. A lie is told in the next
+    /// `times` answers it can change (kAlways: until stop_lying()); each setter replaces
+    /// the same lie set earlier. Answers that are errors or null are never changed.
+    static constexpr std::size_t kAlways = SIZE_MAX;
+    /// eth_getTransactionCount answers for the "pending" block are `by` higher (an evicted
+    /// transaction from the same key, a node with a stale pool). times > 0.
+    void inflate_pending_count(uint64_t by, std::size_t times = 1);
+    /// eth_chainId answers `chain_id` (an endpoint of another chain). times > 0.
+    void lie_chain_id(uint64_t chain_id, std::size_t times = kAlways);
+    /// eth_getTransactionReceipt answers that hold a receipt name another transaction: its
+    /// transactionHash has its last byte flipped, the rest is the receipt asked for.
+    /// times > 0.
+    void lie_receipt(std::size_t times = 1);
+    /// Ends every lie; answers pass unchanged again.
+    void stop_lying();
+    /// Answers of `method` a lie rewrote, over HTTP and websockets.
+    std::size_t lies_told(std::string_view method);
 
     /// JSON-RPC calls of `method` written to the upstream over HTTP, each element of a
     /// batch counted on its own. Counted once the upstream socket accepted the bytes;
