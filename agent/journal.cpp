@@ -65,6 +65,16 @@ CREATE TABLE checkpoints (
     value TEXT NOT NULL
 );
 )sql",
+    R"sql(
+CREATE INDEX attempts_by_block ON attempts (included_block_hash)
+    WHERE included_block_hash IS NOT NULL;
+UPDATE attempts SET state = 'replaced'
+    WHERE state IN ('signed', 'broadcast') AND dry_run = 0 AND rowid NOT IN (
+        SELECT max(rowid) FROM attempts WHERE state IN ('signed', 'broadcast') AND dry_run = 0
+        GROUP BY chain_id, signer, nonce);
+CREATE UNIQUE INDEX attempts_live_nonce ON attempts (chain_id, signer, nonce)
+    WHERE state IN ('signed', 'broadcast') AND dry_run = 0;
+)sql",
 };
 
 constexpr const char* kIntentColumns =
@@ -90,8 +100,11 @@ enum Id : std::size_t {
     select_pending,
     select_intent,
     select_intent_exists,
+    select_attempt_exists,
     select_attempts_of_intent,
     select_live_attempts,
+    select_in_block,
+    reopen_intent,
     select_nonce,
     select_checkpoint,
     upsert_checkpoint,
@@ -127,11 +140,18 @@ std::array<std::string, sql::count> statement_texts() {
                         "(SELECT min(nonce) FROM attempts WHERE intent_key = intents.key), rowid";
     s[select_intent] = "SELECT " + intents + " FROM intents WHERE key = ?1";
     s[select_intent_exists] = "SELECT 1 FROM intents WHERE key = ?1";
+    s[select_attempt_exists] = "SELECT 1 FROM attempts WHERE tx_hash = ?1";
     s[select_attempts_of_intent] =
         "SELECT " + attempts + " FROM attempts WHERE intent_key = ?1 ORDER BY nonce, rowid";
     s[select_live_attempts] = "SELECT " + attempts +
                               " FROM attempts WHERE chain_id = ?1 AND signer = ?2 AND state IN "
                               "('signed', 'broadcast') ORDER BY nonce, rowid";
+    s[select_in_block] = "SELECT " + attempts +
+                         " FROM attempts WHERE included_block_hash = ?1 AND state = 'included' "
+                         "ORDER BY nonce, rowid";
+    s[reopen_intent] =
+        "UPDATE intents SET outcome = NULL, outcome_tx_hash = NULL, outcome_block = NULL, "
+        "outcome_detail = NULL, deadline_block = ?1, deadline_timestamp = ?2 WHERE key = ?3";
     s[select_nonce] = "SELECT next_nonce FROM nonces WHERE chain_id = ?1 AND signer = ?2";
     s[select_checkpoint] = "SELECT value FROM checkpoints WHERE key = ?1";
     s[upsert_checkpoint] =
@@ -399,6 +419,8 @@ std::string_view to_string(JournalErrc kind) noexcept {
             return "unknown_attempt";
         case JournalErrc::in_use:
             return "in_use";
+        case JournalErrc::nonce_in_use:
+            return "nonce_in_use";
         case JournalErrc::sqlite_failure:
             return "sqlite_failure";
     }
@@ -525,6 +547,8 @@ struct Journal::Impl {
         q.bind(3, block_hash);
         q.bind(4, BytesView(tx_hash.bytes));
         const int rc = q.step();
+        if (rc == SQLITE_CONSTRAINT_UNIQUE)
+            return unexpected(nonce_in_use("mark attempt", tx_hash));
         if (rc != SQLITE_DONE) return unexpected(error(rc, "mark attempt"));
         if (sqlite3_changes(db) == 0) {
             return unexpected(
@@ -534,14 +558,70 @@ struct Journal::Impl {
         return {};
     }
 
+    /// Whether an attempt has this hash (SQLite may report a repeated attempt by the live
+    /// nonce index rather than by its primary key).
+    bool attempt_exists(const Hash32& tx_hash) {
+        Query q = query(sql::select_attempt_exists);
+        q.bind(1, BytesView(tx_hash.bytes));
+        return q.step() == SQLITE_ROW;
+    }
+
+    Result<void, JournalError> insert_attempt(const Attempt& a, const std::string& what) {
+        Query q = query(sql::insert_attempt);
+        q.bind(1, BytesView(a.tx_hash.bytes));
+        q.bind(2, std::string_view(a.intent_key));
+        q.bind(3, a.chain_id);
+        q.bind(4, BytesView(a.signer.bytes));
+        q.bind(5, a.nonce);
+        q.bind(6, BytesView(a.raw_tx));
+        q.bind(7, a.max_fee_per_gas);
+        q.bind(8, a.max_priority_fee_per_gas);
+        q.bind(9, a.gas_limit);
+        q.bind(10, a.dry_run);
+        q.bind(11, to_string(a.state));
+        q.bind(12, a.included_block_number);
+        q.bind(13, a.included_block_hash);
+        const int rc = q.step();
+        if (rc == SQLITE_CONSTRAINT_PRIMARYKEY ||
+            (rc == SQLITE_CONSTRAINT_UNIQUE && attempt_exists(a.tx_hash))) {
+            return unexpected(
+                JournalError{JournalErrc::duplicate_attempt,
+                             what + ": attempt " + to_hex(a.tx_hash) + " already journaled"});
+        }
+        if (rc == SQLITE_CONSTRAINT_UNIQUE)
+            return unexpected(nonce_in_use(what + ": attempt", a.tx_hash));
+        if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) {
+            return unexpected(JournalError{
+                JournalErrc::unknown_intent,
+                what + ": attempt " + to_hex(a.tx_hash) + " for unknown intent " + a.intent_key});
+        }
+        if (rc != SQLITE_DONE) return unexpected(error(rc, what + ": insert attempt"));
+        return {};
+    }
+
+    static JournalError nonce_in_use(std::string_view what, const Hash32& tx_hash) {
+        return {JournalErrc::nonce_in_use,
+                std::string(what) + " " + to_hex(tx_hash) +
+                    ": another live attempt holds its (chain, signer, nonce); a replacement "
+                    "must supersede it"};
+    }
+
+    Result<std::vector<Attempt>, JournalError> read_attempts(Query& q, std::string_view what) {
+        std::vector<Attempt> out;
+        int rc;
+        while ((rc = q.step()) == SQLITE_ROW) out.push_back(read_attempt(q));
+        if (rc != SQLITE_DONE) return unexpected(error(rc, what));
+        if (q.bad())
+            return unexpected(JournalError{JournalErrc::corrupt, std::string(what) + ": bad row"});
+        return out;
+    }
+
     Result<void, JournalError> attach_attempts(JournaledIntent& intent) {
         Query q = query(sql::select_attempts_of_intent);
         q.bind(1, std::string_view(intent.intent.idempotency_key));
-        int rc;
-        while ((rc = q.step()) == SQLITE_ROW) intent.attempts.push_back(read_attempt(q));
-        if (rc != SQLITE_DONE) return unexpected(error(rc, "read attempts"));
-        if (q.bad())
-            return unexpected(JournalError{JournalErrc::corrupt, "read attempts: bad row"});
+        auto attempts = read_attempts(q, "read attempts");
+        if (!attempts) return unexpected(attempts.error());
+        intent.attempts = std::move(*attempts);
         return {};
     }
 };
@@ -644,34 +724,8 @@ Result<void, JournalError> Journal::record_wave(const Wave& wave) {
             }
             if (rc != SQLITE_DONE) return unexpected(d.error(rc, "record wave: insert intent"));
         }
-        for (const auto& a : wave.attempts) {
-            Query q = d.query(sql::insert_attempt);
-            q.bind(1, BytesView(a.tx_hash.bytes));
-            q.bind(2, std::string_view(a.intent_key));
-            q.bind(3, a.chain_id);
-            q.bind(4, BytesView(a.signer.bytes));
-            q.bind(5, a.nonce);
-            q.bind(6, BytesView(a.raw_tx));
-            q.bind(7, a.max_fee_per_gas);
-            q.bind(8, a.max_priority_fee_per_gas);
-            q.bind(9, a.gas_limit);
-            q.bind(10, a.dry_run);
-            q.bind(11, to_string(a.state));
-            q.bind(12, a.included_block_number);
-            q.bind(13, a.included_block_hash);
-            const int rc = q.step();
-            if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
-                return unexpected(JournalError{
-                    JournalErrc::duplicate_attempt,
-                    "record wave: attempt " + to_hex(a.tx_hash) + " already journaled"});
-            }
-            if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) {
-                return unexpected(JournalError{JournalErrc::unknown_intent,
-                                               "record wave: attempt " + to_hex(a.tx_hash) +
-                                                   " for unknown intent " + a.intent_key});
-            }
-            if (rc != SQLITE_DONE) return unexpected(d.error(rc, "record wave: insert attempt"));
-        }
+        for (const auto& a : wave.attempts)
+            if (auto r = d.insert_attempt(a, "record wave"); !r) return r;
         for (const auto& n : wave.nonces) {
             Query q = d.query(sql::upsert_nonce);
             q.bind(1, n.chain_id);
@@ -746,16 +800,44 @@ Result<std::vector<JournaledIntent>, JournalError> Journal::pending_intents() {
 Result<std::vector<Attempt>, JournalError> Journal::live_attempts(uint64_t chain_id,
                                                                   const Address& signer) {
     auto& d = *impl_;
-    std::vector<Attempt> out;
     Query q = d.query(sql::select_live_attempts);
     q.bind(1, chain_id);
     q.bind(2, BytesView(signer.bytes));
-    int rc;
-    while ((rc = q.step()) == SQLITE_ROW) out.push_back(read_attempt(q));
-    if (rc != SQLITE_DONE) return unexpected(d.error(rc, "read live attempts"));
-    if (q.bad())
-        return unexpected(JournalError{JournalErrc::corrupt, "read live attempts: bad row"});
-    return out;
+    return d.read_attempts(q, "read live attempts");
+}
+
+Result<void, JournalError> Journal::replace(std::span<const Hash32> superseded,
+                                            const Attempt& replacement) {
+    auto& d = *impl_;
+    return d.in_db_txn("replace attempt", [&]() -> Result<void, JournalError> {
+        for (const Hash32& h : superseded)
+            if (auto r = d.set_state(h, AttemptState::replaced, std::nullopt, std::nullopt); !r)
+                return r;
+        return d.insert_attempt(replacement, "replace attempt");
+    });
+}
+
+Result<std::vector<Attempt>, JournalError> Journal::included_in_block(const Hash32& block_hash) {
+    auto& d = *impl_;
+    Query q = d.query(sql::select_in_block);
+    q.bind(1, BytesView(block_hash.bytes));
+    return d.read_attempts(q, "read attempts in block");
+}
+
+Result<void, JournalError> Journal::reopen(const Reopen& reopen) {
+    auto& d = *impl_;
+    return d.in_db_txn("reopen intent", [&]() -> Result<void, JournalError> {
+        Query q = d.query(sql::reopen_intent);
+        q.bind(1, reopen.deadline_block);
+        q.bind(2, reopen.deadline_timestamp);
+        q.bind(3, std::string_view(reopen.key));
+        const int rc = q.step();
+        if (rc != SQLITE_DONE) return unexpected(d.error(rc, "reopen intent"));
+        if (sqlite3_changes(d.db) == 0)
+            return unexpected(JournalError{JournalErrc::unknown_intent,
+                                           "reopen intent " + reopen.key + ": no such intent"});
+        return d.set_state(reopen.tx_hash, AttemptState::broadcast, std::nullopt, std::nullopt);
+    });
 }
 
 Result<std::optional<JournaledIntent>, JournalError> Journal::find_intent(

@@ -39,7 +39,10 @@ enum class JournalErrc {
     unknown_intent,     ///< no intent with this idempotency key
     unknown_attempt,    ///< no attempt with this tx hash
     in_use,             ///< another connection (another process) holds the journal
-    sqlite_failure,     ///< any other SQLite error (I/O error, disk full)
+    /// Another live attempt (signed or broadcast, not a dry run) holds this (chain, signer
+    /// address, nonce): a replacement must name its predecessor in Wave::superseded.
+    nonce_in_use,
+    sqlite_failure,  ///< any other SQLite error (I/O error, disk full)
 };
 std::string_view to_string(JournalErrc kind) noexcept;
 
@@ -51,7 +54,11 @@ struct JournalError {
 };
 
 /// Life of one signed transaction. `signed_` has a trailing underscore because `signed` is a
-/// keyword: journaled, not yet handed to any endpoint.
+/// keyword: journaled, not yet handed to any endpoint. `replaced`: superseded by a newer
+/// attempt of ours at its nonce, or its nonce was used by another transaction; a superseded
+/// attempt may still be mined (a node may have kept it) until its nonce is, so its receipt
+/// is still looked for. At most one attempt per (chain, signer address, nonce) is live
+/// (signed or broadcast; dry runs aside): the journal refuses a second (nonce_in_use).
 enum class AttemptState { signed_, broadcast, included, replaced, dropped };
 std::string_view to_string(AttemptState state) noexcept;
 
@@ -104,11 +111,22 @@ struct Wave {
     std::span<const NonceState> nonces;
 };
 
+/// A reorg removed the block that included `tx_hash`, an attempt of intent `key`: the intent
+/// is open again with these deadlines (see TxPipeline for the rule).
+struct Reopen {
+    std::string key;
+    Hash32 tx_hash;
+    std::optional<uint64_t> deadline_block;
+    std::optional<uint64_t> deadline_timestamp;
+};
+
 class Journal {
 public:
-    /// Version 1: intents, attempts, nonces, checkpoints. Each later version adds one
+    /// Version 1: intents, attempts, nonces, checkpoints. Version 2: attempts found by
+    /// included block hash; at most one live attempt per (chain, signer, nonce) (a v1 file's
+    /// older live attempts at a nonce become replaced). Each later version adds one
     /// migration script; a file never goes back to an older build.
-    static constexpr int kSchemaVersion = 1;
+    static constexpr int kSchemaVersion = 2;
     static constexpr std::string_view kFileName = "journal.sqlite";
 
     /// Creates `state_dir` if needed, opens or creates journal.sqlite in it and migrates it to
@@ -123,7 +141,8 @@ public:
 
     /// Journals the whole wave in one db_txn, durable on return. All or nothing: on
     /// duplicate_key, duplicate_attempt, unknown_intent (an attempt for a key neither in the
-    /// wave nor journaled) or any failure, nothing of the wave is written.
+    /// wave nor journaled), nonce_in_use (a live attempt holds an attempt's nonce: a
+    /// replacement goes through replace()) or any failure, nothing of the wave is written.
     [[nodiscard]] Result<void, JournalError> record_wave(const Wave& wave);
 
     /// Copies the WAL back into the database once it is half full, so that commits keep
@@ -144,6 +163,21 @@ public:
                                                            const Hash32& block_hash);
     [[nodiscard]] Result<void, JournalError> mark_replaced(const Hash32& tx_hash);
     [[nodiscard]] Result<void, JournalError> mark_dropped(const Hash32& tx_hash);
+
+    /// A replacement at the nonce of `superseded` (the live attempts it replaces, marked
+    /// replaced) in one db_txn: how a live attempt is succeeded by one with other bytes.
+    /// Errors as record_wave, and unknown_attempt for a superseded hash; nothing written then.
+    [[nodiscard]] Result<void, JournalError> replace(std::span<const Hash32> superseded,
+                                                     const Attempt& replacement);
+
+    /// Every attempt in state included at the block with this hash, finished intent or not,
+    /// ordered by nonce: what a removed block takes back.
+    [[nodiscard]] Result<std::vector<Attempt>, JournalError> included_in_block(
+        const Hash32& block_hash);
+    /// In one db_txn: the intent's outcome cleared (open again), its deadlines set, the
+    /// attempt back to broadcast with its block cleared. unknown_intent, unknown_attempt,
+    /// nonce_in_use (another live attempt holds its nonce); nothing written then.
+    [[nodiscard]] Result<void, JournalError> reopen(const Reopen& reopen);
 
     /// Marks the intent done with this outcome (keyed by outcome.idempotency_key); a second
     /// call overwrites the first. unknown_intent if the key was never journaled.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <limits>
 #include <system_error>
 #include <utility>
 
@@ -16,6 +17,13 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr uint64_t kTransferGas = 21'000;
+/// Keys of the self-sends that fill nonce holes: "vigil/fill/<address>/<nonce>/<block>".
+constexpr std::string_view kFillerPrefix = "vigil/fill/";
+
+uint64_t add_saturated(uint64_t a, uint64_t b) {
+    return a > std::numeric_limits<uint64_t>::max() - b ? std::numeric_limits<uint64_t>::max()
+                                                        : a + b;
+}
 
 std::string lower(std::string_view text) {
     std::string out(text);
@@ -103,7 +111,7 @@ private:
 
 struct TxPipeline::Slot {
     std::string name;
-    const keys::Signer* signer = nullptr;
+    const keys::Signer* signer = nullptr;  ///< nullptr: an address no configured signer has
     Address address;
     NonceTracker nonces;
 };
@@ -166,7 +174,30 @@ bool TxPipeline::kill_switch_engaged() const {
 
 TxPipeline::Slot* TxPipeline::slot_for(std::string_view signer) {
     auto it = slots_.find(signer);
-    return it == slots_.end() ? nullptr : it->second.get();
+    return it == slots_.end() || !it->second->signer ? nullptr : it->second.get();
+}
+
+TxPipeline::Slot& TxPipeline::slot_of(const Address& address) {
+    for (auto& [name, slot] : slots_)
+        if (slot->address == address) return *slot;
+    auto journaled = journal_.next_nonce(config_.chain_id, address);
+    const uint64_t next = journaled ? journaled->value_or(0) : 0;
+    std::string name = concat({"unconfigured ", to_checksum(address)});
+    auto slot = std::make_unique<Slot>(
+        Slot{name, nullptr, address, NonceTracker(config_.chain_id, address, next)});
+    return *slots_.insert_or_assign(std::move(name), std::move(slot)).first->second;
+}
+
+TxPipeline::Tracked& TxPipeline::track(JournaledIntent ji, uint64_t block) {
+    auto t = std::make_unique<Tracked>();
+    t->slot = &slot_of(ji.attempts.front().signer);
+    t->nonce = ji.attempts.front().nonce;
+    t->attempt_block = block;
+    for (const Attempt& a : ji.attempts) t->cancelling |= is_cancellation(a, t->slot->address);
+    t->attempts = std::move(ji.attempts);
+    t->intent = std::move(ji.intent);
+    std::string key = t->intent.idempotency_key;
+    return *tracked_.insert_or_assign(std::move(key), std::move(t)).first->second;
 }
 
 bool TxPipeline::journal_ok(const Result<void, JournalError>& r, std::string_view what) {
@@ -300,6 +331,12 @@ Task<Result<void, std::string>> TxPipeline::start(const BlockHeader& head) {
     if (*id != config_.chain_id)
         co_return unexpected(concat({"the node's chain id is ", std::to_string(*id),
                                      ", the config says ", std::to_string(config_.chain_id)}));
+    auto pending = journal_.pending_intents();
+    if (!pending) co_return unexpected(concat({"journal: ", pending.error().detail}));
+    // An address no configured signer has gets a slot of its own, without a signer.
+    for (const JournaledIntent& ji : *pending)
+        if (ji.chain_id == config_.chain_id && !ji.attempts.empty() && !ji.attempts.front().dry_run)
+            slot_of(ji.attempts.front().signer);
     for (auto& [name, slot] : slots_) {
         auto journaled = journal_.next_nonce(config_.chain_id, slot->address);
         if (!journaled) co_return unexpected(concat({"journal: ", journaled.error().detail}));
@@ -309,33 +346,30 @@ Task<Result<void, std::string>> TxPipeline::start(const BlockHeader& head) {
         const uint64_t next = std::max(journaled->value_or(0), *latest);
         slot->nonces = NonceTracker(config_.chain_id, slot->address, next, *latest);
     }
-    auto pending = journal_.pending_intents();
-    if (!pending) co_return unexpected(concat({"journal: ", pending.error().detail}));
     for (JournaledIntent& ji : *pending) {
         if (ji.chain_id != config_.chain_id) continue;
-        Slot* slot = slot_for(ji.intent.signer);
-        if (!slot || ji.attempts.empty() || ji.attempts.front().dry_run) {
-            // Nothing of it can be sent (dry-run, or its signer left the config): close it.
+        if (ji.attempts.empty() || ji.attempts.front().dry_run) {
+            // Nothing of it can be sent: close it.
             Outcome outcome{ji.intent.idempotency_key, OutcomeKind::dropped, std::nullopt,
-                            head.number,
-                            !slot ? concat({"signer '", ji.intent.signer, "' is not configured"})
-                                  : std::string("no transaction was signed")};
+                            head.number, "no transaction was signed"};
             journal_ok(journal_.finish_intent(outcome), "finish_intent");
             continue;
         }
-        auto t = std::make_unique<Tracked>();
-        t->slot = slot;
-        t->nonce = ji.attempts.front().nonce;
-        t->attempt_block = head.number;
-        for (const Attempt& a : ji.attempts) t->cancelling |= is_cancellation(a, slot->address);
-        t->attempts = std::move(ji.attempts);
-        t->intent = std::move(ji.intent);
-        log_.info("intent.resumed", {{"key", t->intent.idempotency_key},
-                                     {"nonce", std::to_string(t->nonce)},
-                                     {"attempts", std::to_string(t->attempts.size())}});
-        std::string key = t->intent.idempotency_key;
-        tracked_.emplace(std::move(key), std::move(t));
+        Tracked& t = track(std::move(ji), head.number);
+        if (!t.slot->signer)
+            log_.warn("intent.orphaned",
+                      {{"key", t.intent.idempotency_key},
+                       {"signer", to_checksum(t.slot->address)},
+                       {"detail",
+                        concat({"no configured signer has this address (signer '", t.intent.signer,
+                                "' of the journal): its journaled "
+                                "bytes may be re-sent, nothing is signed for it"})}});
+        log_.info("intent.resumed", {{"key", t.intent.idempotency_key},
+                                     {"nonce", std::to_string(t.nonce)},
+                                     {"attempts", std::to_string(t.attempts.size())}});
     }
+    tip_number_ = head.number;
+    tip_timestamp_ = head.timestamp;
     co_await refresh_fees(head);
     for (auto& [name, slot] : slots_) co_await reconcile(*slot, head);
     co_return Result<void, std::string>{};
@@ -690,31 +724,76 @@ Task<void> TxPipeline::broadcast(std::vector<Tracked*> batch) {
 Task<void> TxPipeline::on_block(const BlockEvent& event) {
     const BlockHeader& head = event.header;
     if (event.kind == BlockEvent::Kind::removed) {
-        std::vector<Tracked*> again;
-        for (auto& [key, t] : tracked_) {
-            if (!t->receipt || t->receipt->block_hash != head.hash) continue;
-            for (Attempt& a : t->attempts)
-                if (a.tx_hash == t->receipt->tx_hash &&
-                    journal_ok(journal_.mark_broadcast(a.tx_hash), "mark_broadcast")) {
-                    a.state = AttemptState::broadcast;
-                    a.included_block_number.reset();
-                    a.included_block_hash.reset();
-                    // The re-send below sends the newest attempt: make it this one.
-                    std::rotate(&a, &a + 1, t->attempts.data() + t->attempts.size());
-                    break;
-                }
-            log_.warn("tx.reorged_out", {{"key", key},
-                                         {"tx", to_hex(t->receipt->tx_hash)},
-                                         {"block", std::to_string(head.number)}});
-            t->receipt.reset();
-            again.push_back(t.get());
-        }
-        co_await broadcast(std::move(again));
+        co_await take_back(head);
         co_return;
+    }
+    if (head.number > tip_number_) {
+        tip_number_ = head.number;
+        tip_timestamp_ = head.timestamp;
     }
     co_await refresh_fees(head);
     for (auto& [name, slot] : slots_) co_await reconcile(*slot, head);
     journal_ok(journal_.maintain(), "maintain");  // after the block's wave, off its path
+}
+
+Task<void> TxPipeline::take_back(const BlockHeader& removed) {
+    for (auto& [name, slot] : slots_) slot->nonces.reorged();
+    // What the block included: from the journal (finished intents are only there), and
+    // from memory (a receipt whose mark_included failed to journal).
+    std::vector<std::pair<std::string, Hash32>> back;  // intent key, attempt
+    for (const auto& [key, t] : tracked_)
+        if (t->receipt && t->receipt->block_hash == removed.hash)
+            back.emplace_back(key, t->receipt->tx_hash);
+    auto included = journal_.included_in_block(removed.hash);
+    if (!included)
+        log_.error("journal.failed", {{"operation", "included_in_block"},
+                                      {"kind", std::string(to_string(included.error().kind))},
+                                      {"detail", included.error().detail}});
+    else
+        for (const Attempt& a : *included)
+            if (std::none_of(back.begin(), back.end(),
+                             [&](const auto& b) { return b.second == a.tx_hash; }))
+                back.emplace_back(a.intent_key, a.tx_hash);
+
+    std::vector<Tracked*> again;
+    for (const auto& [key, hash] : back) {
+        auto found = journal_.find_intent(key);
+        if (!found || !*found) {
+            log_.error("journal.failed",
+                       {{"operation", "find_intent"},
+                        {"key", key},
+                        {"detail", found ? "not journaled" : found.error().detail}});
+            continue;
+        }
+        JournaledIntent& ji = **found;
+        const bool finished = ji.outcome.has_value();
+        // The deadline rule (pipeline.hpp): a fresh window from the highest block seen.
+        Reopen reopen{key, hash, ji.intent.deadline_block, ji.intent.deadline_timestamp};
+        if (auto& d = reopen.deadline_block)
+            d = std::max(*d, add_saturated(tip_number_, *d - std::min(*d, ji.created_block)));
+        if (auto& d = reopen.deadline_timestamp)
+            d = add_saturated(*d, tip_timestamp_ - std::min(tip_timestamp_, removed.timestamp));
+        if (!journal_ok(journal_.reopen(reopen), "reopen")) continue;
+        ji.intent.deadline_block = reopen.deadline_block;
+        ji.intent.deadline_timestamp = reopen.deadline_timestamp;
+        auto a = std::find_if(ji.attempts.begin(), ji.attempts.end(),
+                              [&](const Attempt& x) { return x.tx_hash == hash; });
+        if (a == ji.attempts.end()) continue;  // the journal holds it: cannot happen
+        a->state = AttemptState::broadcast;
+        a->included_block_number.reset();
+        a->included_block_hash.reset();
+        std::rotate(a, a + 1, ji.attempts.end());  // the one re-sent is the newest
+        Tracked& t = track(std::move(ji), tip_number_);
+        log_.warn("tx.reorged_out", {{"key", key},
+                                     {"tx", to_hex(hash)},
+                                     {"nonce", std::to_string(t.nonce)},
+                                     {"block", std::to_string(removed.number)},
+                                     {"reopened", finished ? "finished" : "in flight"}});
+        again.push_back(&t);
+    }
+    std::sort(again.begin(), again.end(),
+              [](const Tracked* a, const Tracked* b) { return a->nonce < b->nonce; });
+    co_await broadcast(std::move(again));
 }
 
 Task<void> TxPipeline::reconcile(Slot& slot, const BlockHeader& head) {
@@ -763,6 +842,68 @@ Task<void> TxPipeline::reconcile(Slot& slot, const BlockHeader& head) {
         resend.push_back(&t);
     }
     co_await broadcast(std::move(resend));
+
+    // From the count we hold for mined (a lagging node's lower count is not believed).
+    const uint64_t mined = slot.nonces.confirmed();
+    std::vector<uint64_t> ours;
+    for (const auto& [key, t] : tracked_)
+        if (t->slot == &slot && t->nonce >= mined) ours.push_back(t->nonce);
+    const HolePlan holes = slot.nonces.check_holes(
+        mined, ours, head.number, config_.replace_after_blocks, config_.max_inflight_txs);
+    if (!holes.given_back.empty()) {
+        log_.warn("nonces.given_back",
+                  {{"signer", slot.name},
+                   {"detail", concat({"nonces ", std::to_string(holes.given_back.first), "..",
+                                      std::to_string(holes.given_back.end - 1),
+                                      " were never used: next nonce back to ",
+                                      std::to_string(slot.nonces.next())})}});
+        journal_ok(journal_.set_next_nonce({config_.chain_id, slot.address, slot.nonces.next()}),
+                   "set_next_nonce");
+    }
+    if (!holes.fill.empty()) co_await fill_holes(slot, holes.fill, head);
+}
+
+Task<void> TxPipeline::fill_holes(Slot& slot, std::span<const uint64_t> nonces,
+                                  const BlockHeader& head) {
+    if (!slot.signer || !quote_ || kill_switch_engaged()) co_return;
+    const Fees fees = quote_->fees;
+    std::vector<Intent> intents;
+    std::vector<Attempt> attempts;
+    for (uint64_t nonce : nonces) {
+        Intent in;
+        in.idempotency_key = concat({kFillerPrefix, to_checksum(slot.address), "/",
+                                     std::to_string(nonce), "/", std::to_string(head.number)});
+        in.signer = slot.name;
+        in.target = slot.address;
+        in.gas_cap = kTransferGas;
+        in.reason = concat({"nonce ", std::to_string(nonce),
+                            " is a hole below our transactions: filled by a self-send"});
+        auto a = sign(slot, in.idempotency_key,
+                      envelope(nonce, fees, kTransferGas, slot.address, 0, {}), fees);
+        if (!a) {
+            log_.error("tx.sign_failed", {{"key", in.idempotency_key}, {"detail", a.error()}});
+            co_return;
+        }
+        intents.push_back(std::move(in));
+        attempts.push_back(std::move(*a));
+    }
+    if (!journal_ok(journal_.record_wave({config_.chain_id, head.number, intents, attempts, {}}),
+                    "record_wave"))
+        co_return;
+    std::vector<Tracked*> fillers;
+    for (std::size_t i = 0; i < intents.size(); ++i) {
+        spend(gas_cost_wei(kTransferGas, fees.max_fee_per_gas));
+        log_.warn("tx.fill_hole", {{"key", intents[i].idempotency_key},
+                                   {"nonce", std::to_string(attempts[i].nonce)},
+                                   {"tx", to_hex(attempts[i].tx_hash)}});
+        fillers.push_back(&track(JournaledIntent{std::move(intents[i]),
+                                                 config_.chain_id,
+                                                 head.number,
+                                                 std::nullopt,
+                                                 {std::move(attempts[i])}},
+                                 head.number));
+    }
+    co_await broadcast(std::move(fillers));
 }
 
 Task<void> TxPipeline::resolve_mined(Tracked& t, const BlockHeader& head) {
@@ -815,7 +956,9 @@ Task<void> TxPipeline::resolve_mined(Tracked& t, const BlockHeader& head) {
     for (const Attempt& a : t.attempts)
         if (a.tx_hash == t.receipt->tx_hash) landed = &a;
     const uint64_t block = t.receipt->block_number;
-    if (landed && is_cancellation(*landed, t.slot->address)) {
+    if (t.intent.idempotency_key.starts_with(kFillerPrefix) && t.receipt->status) {
+        finish(t, OutcomeKind::included, block, "filled a nonce hole");
+    } else if (landed && is_cancellation(*landed, t.slot->address)) {
         if (!t.rejection.empty())
             finish(t, OutcomeKind::dropped, block,
                    concat({"the node refused it (", t.rejection, "); its nonce was filled"}));
@@ -834,7 +977,7 @@ Task<bool> TxPipeline::advance_pending(Tracked& t, Slot& slot, const BlockHeader
     const bool refused = std::none_of(t.attempts.begin(), t.attempts.end(), live);
     const bool cancel = !t.cancelling && (refused || passed(t.intent, head));
     const bool stuck = head.number >= t.attempt_block + config_.replace_after_blocks;
-    if ((!cancel && !stuck) || kill_switch_engaged()) co_return false;
+    if ((!cancel && !stuck) || kill_switch_engaged() || !slot.signer) co_return false;
 
     const Attempt& newest = t.attempts.back();
     const FeeBump bump =
@@ -876,12 +1019,17 @@ Task<bool> TxPipeline::advance_pending(Tracked& t, Slot& slot, const BlockHeader
     auto same = std::find_if(t.attempts.begin(), t.attempts.end(),
                              [&](const Attempt& a) { return a.tx_hash == attempt->tx_hash; });
     if (same != t.attempts.end()) {
-        // Identical fees (both at the cap): this transaction exists; send it again.
+        // Identical fees (both at the cap): this transaction exists; send it again if it is
+        // the live one (a superseded one stays so: one live attempt per nonce).
+        if (!live(*same)) co_return false;
         std::rotate(same, same + 1, t.attempts.end());
     } else {
-        const Wave wave{
-            config_.chain_id, head.number, {}, std::span<const Attempt>(&*attempt, 1), {}};
-        if (!journal_ok(journal_.record_wave(wave), "record_wave")) co_return false;
+        std::vector<Hash32> superseded;
+        for (const Attempt& a : t.attempts)
+            if (live(a)) superseded.push_back(a.tx_hash);
+        if (!journal_ok(journal_.replace(superseded, *attempt), "replace")) co_return false;
+        for (Attempt& a : t.attempts)
+            if (live(a)) a.state = AttemptState::replaced;
         spend(gas_cost_wei(tx.gas_limit, fees.max_fee_per_gas));
         log_.warn(cancel ? "tx.cancel" : "tx.replace",
                   {{"key", t.intent.idempotency_key},

@@ -9,11 +9,29 @@
 //                  (one batch each; the first is on the wire while the rest is signed)
 //   on_block(ev):  refresh fees; per signer, the node's latest and pending counts: resolve
 //                  mined nonces from receipts, confirm after `confirmations` blocks, re-send
-//                  what the node lost, replace what is stuck, cancel what expired; for a
-//                  removed block, track its transactions again.
+//                  what the node lost, replace what is stuck, cancel what expired, fill
+//                  nonce holes (NonceTracker); for a removed block, reopen what it included.
 //
 // The journal is the source of truth: an intent key journaled once is never signed again
 // with another nonce, and start() resumes every attempt that may still land.
+//
+// Signers are known by address. A journaled attempt belongs to the configured signer with
+// its address, whatever name the signer has now. An attempt whose address no configured
+// signer has (its key was changed or removed) is still tracked by that address: re-sent
+// with its journaled bytes when the node lost it and resolved from receipts, but nothing is
+// ever signed for it again (no replacement, no cancellation: its deadline is not enforced,
+// no hole below it is filled); the log says `intent.orphaned` at start.
+//
+// Reorgs. A removed block takes back every attempt of ours it included, finished or not
+// (Journal::included_in_block): the intent is reopened (outcome cleared, attempt back to
+// broadcast), re-sent at once with its journaled bytes (its nonce is free again on the new
+// branch), and reported again when it lands (or whatever else becomes of it). Deadline rule:
+// a reopened intent gets a fresh window, counted from the highest block seen before the
+// reorg: deadline_block = max(deadline_block, highest + (deadline_block − created_block)),
+// and a timestamp deadline moves forward by the time since the removed block (highest
+// block's timestamp − removed block's), so that a reorg of empty blocks gets every
+// liquidation included again rather than cancelled. Each signer's counter follows the chain
+// (NonceTracker::reorged): the next latest count is taken even if lower.
 //
 // Not re-entrant: the runner calls start, submit and on_block one at a time, on the chain's
 // executor (each call's coroutine must finish before the next call starts).
@@ -115,7 +133,8 @@ public:
     Task<void> submit(std::vector<Intent> intents, const BlockHeader& head,
                       SubmitOptions options = {});
 
-    /// Every block event, in stream order.
+    /// Every block event, in stream order. A removed block reopens what it included (see
+    /// the file comment).
     Task<void> on_block(const BlockEvent& event);
 
     /// Stops all broadcasts now (the signal handler's path; the file is the other).
@@ -135,7 +154,19 @@ private:
         TxEnvelope tx;
     };
 
+    /// The configured signer of that name; nullptr if none.
     Slot* slot_for(std::string_view signer);
+    /// The slot of a signer address: a configured signer's, or one without a signer (made
+    /// on first use, its nonces from the journal) for an address no signer has now.
+    Slot& slot_of(const Address& address);
+    /// Tracks a journaled intent with attempts (by its first attempt's signer address), its
+    /// replacement clock at `block`.
+    Tracked& track(JournaledIntent ji, uint64_t block);
+    /// A removed block: every attempt it included is reopened and re-sent.
+    Task<void> take_back(const BlockHeader& removed);
+    /// A zero-value self-send at each of `nonces` (NonceTracker's hole rule), journaled and
+    /// tracked like any intent.
+    Task<void> fill_holes(Slot& slot, std::span<const uint64_t> nonces, const BlockHeader& head);
     Task<void> refresh_fees(const BlockHeader& head);
     Task<void> simulate(std::vector<Candidate>& wave, const BlockHeader& head);
     /// submit() of intents that are all simulated, or none.
@@ -179,6 +210,8 @@ private:
     std::map<std::string, std::unique_ptr<Slot>, std::less<>> slots_;
     /// Journaled intents not finished, by key.
     std::map<std::string, std::unique_ptr<Tracked>, std::less<>> tracked_;
+    uint64_t tip_number_ = 0;     ///< the highest block added (or started at)
+    uint64_t tip_timestamp_ = 0;  ///< its timestamp
     std::optional<FeeQuote> quote_;
     uint64_t quote_block_ = 0;
     /// Worst-case costs of what was signed, with when, for the hourly cap.

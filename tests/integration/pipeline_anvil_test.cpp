@@ -4,6 +4,7 @@
 // refusals, the kill switch, reorgs) end as the pipeline promises.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <functional>
@@ -565,4 +566,113 @@ TEST(pipeline_anvil, a_wave_sends_its_first_transaction_before_signing_the_rest)
     ASSERT_EQ(rig.outcomes.size(), 5u) << rig.log_text.str();
     for (const Reported& r : rig.outcomes) EXPECT_EQ(r.outcome.kind, OutcomeKind::included);
     EXPECT_EQ(rig.nonce(), 5u);
+}
+
+TEST(pipeline_anvil, a_nonce_hole_left_by_an_evicted_foreign_transaction_is_filled) {
+    Rig rig;  // replace_after_blocks 3
+    rig.start();
+    rig.automine(false);
+    // Another process sends at our next nonce: the pending count rises, the pipeline moves
+    // its next nonce past it.
+    const std::string foreign = rig.anvil.cast(
+        {"send", "--async", "--private-key", Anvil::kDevKey1, "--nonce", "0", Anvil::kDevAddress0});
+    rig.step();
+    EXPECT_TRUE(rig.logged("foreign_nonces")) << rig.log_text.str();
+    rig.submit({rig.intent(30), rig.intent(31)});
+    EXPECT_EQ(rig.attempts("test/hit/30").at(0).nonce, 1u);
+    // The foreign transaction is evicted before it is mined: nothing holds nonce 0.
+    rig.anvil.cast({"rpc", "anvil_dropTransaction", foreign});
+    // Within replace_after_blocks + 2 blocks of the hole being seen it is filled (a
+    // zero-value self-send at 0) and ours are mined above it.
+    const auto ours = [&] {
+        return std::count_if(rig.outcomes.begin(), rig.outcomes.end(),
+                             [](const Reported& r) { return r.strategy == "test"; });
+    };
+    for (uint64_t i = 0; i < rig.config.replace_after_blocks + 3 && ours() < 2; ++i) {
+        rig.mine();
+        rig.step();
+    }
+    ASSERT_EQ(ours(), 2) << rig.log_text.str();
+    for (const Reported& r : rig.outcomes)
+        EXPECT_EQ(r.outcome.kind, OutcomeKind::included) << r.outcome.idempotency_key;
+    EXPECT_TRUE(rig.logged("tx.fill_hole")) << rig.log_text.str();
+    EXPECT_EQ(rig.hits(30), 1u);
+    EXPECT_EQ(rig.hits(31), 1u);
+    EXPECT_EQ(rig.nonce(), 3u);
+    // The filler was journaled like any transaction.
+    auto pending = rig.journal.pending_intents();
+    ASSERT_TRUE(pending);
+    EXPECT_TRUE(pending->empty());
+}
+
+TEST(pipeline_anvil, a_replacement_leaves_one_live_attempt_per_nonce) {
+    PipelineConfig config;
+    config.replace_after_blocks = 1;
+    config.fees.max_fee_gwei = 100;
+    Rig rig(config);
+    rig.start();
+    rig.automine(false);
+    rig.submit({rig.intent(32)});
+    // Stuck under a base fee above what it offers: replaced at the next block.
+    rig.next_base_fee(40 * kGwei);
+    rig.mine();
+    rig.step();
+    const auto attempts = rig.attempts("test/hit/32");
+    ASSERT_GE(attempts.size(), 2u) << rig.log_text.str();
+    auto live = rig.journal.live_attempts(31337, rig.keeper);
+    ASSERT_TRUE(live);
+    ASSERT_EQ(live->size(), 1u) << "a replacement must supersede its predecessor";
+    EXPECT_EQ(live->at(0).tx_hash, attempts.back().tx_hash);
+    for (std::size_t i = 0; i + 1 < attempts.size(); ++i)
+        EXPECT_EQ(attempts[i].state, AttemptState::replaced);
+    rig.next_base_fee(kGwei);
+    rig.settle(1);
+    ASSERT_EQ(rig.outcomes.size(), 1u) << rig.log_text.str();
+    EXPECT_EQ(rig.outcomes[0].outcome.kind, OutcomeKind::included);
+    EXPECT_EQ(rig.hits(32), 1u);
+}
+
+TEST(pipeline_anvil, a_key_changed_under_the_same_signer_name_never_signs_at_the_old_nonces) {
+    PipelineConfig config;
+    config.replace_after_blocks = 1;
+    Rig rig(config);
+    rig.start();
+    rig.automine(false);
+    Intent late = rig.intent(33);
+    late.deadline_block = rig.head().number + 1;
+    rig.submit({late});
+    const auto sent = rig.attempts("test/hit/33");
+    ASSERT_EQ(sent.size(), 1u);
+    // The node loses it; vigil restarts with another key under the name "keeper".
+    rig.anvil.cast({"rpc", "anvil_dropTransaction", to_hex(sent[0].tx_hash)});
+    rig.pipeline.reset();
+    constexpr const char* kOtherKey =
+        "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a";  // anvil dev 2
+    SignerMap other;
+    other.emplace("keeper", dev_signer(kOtherKey));
+    const Address other_address = other.at("keeper")->address();
+    Allowlist allow;
+    allow.add("keeper", rig.fixture, hit_function().selector);
+    rig.pipeline = std::make_unique<TxPipeline>(
+        rig.config, rig.provider, nullptr, rig.journal, other, std::move(allow), rig.log,
+        [&](std::string_view strategy, const Outcome& o) {
+            rig.outcomes.push_back({std::string(strategy), o});
+        });
+    rig.start();
+    EXPECT_TRUE(rig.logged("intent.orphaned")) << rig.log_text.str();
+    rig.settle(1, 6);  // past its deadline and replace_after_blocks
+    // Only the old key's journaled bytes were sent again; the new key signed nothing for it.
+    for (const Attempt& a : rig.attempts("test/hit/33"))
+        EXPECT_EQ(a.signer, rig.keeper) << "signed by " << to_checksum(a.signer);
+    EXPECT_EQ(std::stoull(rig.anvil.cast({"nonce", to_checksum(other_address)})), 0u);
+    ASSERT_EQ(rig.outcomes.size(), 1u) << rig.log_text.str();
+    EXPECT_EQ(rig.outcomes[0].outcome.kind, OutcomeKind::included);
+    EXPECT_EQ(rig.outcomes[0].outcome.tx_hash, sent[0].tx_hash);
+    EXPECT_EQ(rig.hits(33), 1u);
+    // A new intent under the name goes out from the new key at its own nonce.
+    rig.submit({rig.intent(34)});
+    const auto fresh = rig.attempts("test/hit/34");
+    ASSERT_EQ(fresh.size(), 1u);
+    EXPECT_EQ(fresh[0].signer, other_address);
+    EXPECT_EQ(fresh[0].nonce, 0u);
 }

@@ -537,7 +537,7 @@ TEST(journal, a_newer_schema_version_is_newer_schema) {
     const auto j = Journal::open(dir.path());
     ASSERT_FALSE(j.has_value());
     EXPECT_EQ(j.error().kind, JournalErrc::newer_schema);
-    EXPECT_NE(j.error().detail.find("file has schema version 2, this build knows up to 1"),
+    EXPECT_NE(j.error().detail.find("file has schema version 3, this build knows up to 2"),
               std::string::npos)
         << j.error().detail;
     EXPECT_EQ(to_string(j.error().kind), "newer_schema");
@@ -598,6 +598,7 @@ TEST(journal, survives_sigkill_at_random_points_without_partial_waves) {
                     intents.push_back(make_intent(prefix + std::to_string(i)));
                     Attempt a = make_attempt(intents.back().idempotency_key, wave * kWaveSize + i,
                                              static_cast<uint8_t>(round));
+                    a.signer = address_of(static_cast<uint8_t>(0x40 + round));  // own nonces
                     attempts.push_back(a);
                 }
                 const std::vector<NonceState> nonces{
@@ -645,4 +646,113 @@ TEST(journal, survives_sigkill_at_random_points_without_partial_waves) {
     }
     // The kills must have landed mid-stream, not before the first commit every time.
     EXPECT_GT(waves_seen, 0u);
+}
+
+TEST(journal, one_live_attempt_per_nonce_a_replacement_supersedes_its_predecessor) {
+    TempDir dir;
+    auto j = open_ok(dir.path());
+    const std::vector<Intent> intents{make_intent("a"), make_intent("b")};
+    const std::vector<Attempt> first{make_attempt("a", 5)};
+    record_ok(j, intents, first, {}, 100);
+    ASSERT_TRUE(j.mark_broadcast(first[0].tx_hash).has_value());
+
+    // Other bytes at the same (chain, signer, nonce), without superseding: refused, whether
+    // for the same intent or another one.
+    const Attempt bumped = make_attempt("a", 5, 1);
+    const std::vector<Attempt> second{bumped};
+    const auto refused = j.record_wave(Wave{kChain, 101, {}, second, {}});
+    ASSERT_FALSE(refused.has_value());
+    EXPECT_EQ(refused.error().kind, JournalErrc::nonce_in_use);
+    EXPECT_EQ(to_string(refused.error().kind), "nonce_in_use");
+    const std::vector<Attempt> other{make_attempt("b", 5, 2)};
+    EXPECT_EQ(j.record_wave(Wave{kChain, 101, {}, other, {}}).error().kind,
+              JournalErrc::nonce_in_use);
+    // Unknown predecessor: nothing written.
+    const Hash32 unknown[] = {hash_of(77, 7)};
+    EXPECT_EQ(j.replace(unknown, bumped).error().kind, JournalErrc::unknown_attempt);
+    EXPECT_EQ((*j.find_intent("a"))->attempts.size(), 1u);
+
+    // Named as superseded: the predecessor is replaced, the replacement is the live one.
+    const Hash32 predecessor[] = {first[0].tx_hash};
+    ASSERT_TRUE(j.replace(predecessor, bumped).has_value());
+    const auto a = *j.find_intent("a");
+    ASSERT_EQ(a->attempts.size(), 2u);
+    EXPECT_EQ(a->attempts[0].state, AttemptState::replaced);
+    EXPECT_EQ(a->attempts[1].tx_hash, bumped.tx_hash);
+    EXPECT_EQ(a->attempts[1].state, AttemptState::signed_);
+    EXPECT_EQ(j.live_attempts(kChain, address_of(0x11))->size(), 1u);
+    // The superseded one cannot become live again beside it.
+    EXPECT_EQ(j.mark_broadcast(first[0].tx_hash).error().kind, JournalErrc::nonce_in_use);
+    // Another signer, or a dry run, at that nonce is no conflict.
+    Attempt elsewhere = make_attempt("b", 5, 3);
+    elsewhere.signer = address_of(0x12);
+    Attempt dry = make_attempt("b", 5, 4);
+    dry.dry_run = true;
+    const std::vector<Attempt> fine{elsewhere, dry};
+    record_ok(j, {}, fine, {}, 102);
+}
+
+TEST(journal, a_removed_block_finds_its_attempts_and_reopens_their_intents) {
+    TempDir dir;
+    auto j = open_ok(dir.path());
+    Intent in = make_intent("a");
+    in.deadline_block = 105;
+    const std::vector<Intent> intents{in, make_intent("b")};
+    const std::vector<Attempt> attempts{make_attempt("a", 5), make_attempt("b", 6)};
+    record_ok(j, intents, attempts, {}, 100);
+    const Hash32 block = hash_of(101, 0xbb);
+    ASSERT_TRUE(j.mark_included(attempts[0].tx_hash, 101, block).has_value());
+    ASSERT_TRUE(j.mark_included(attempts[1].tx_hash, 102, hash_of(102, 0xbb)).has_value());
+    Outcome done;
+    done.idempotency_key = "a";
+    done.tx_hash = attempts[0].tx_hash;
+    done.block_number = 101;
+    ASSERT_TRUE(j.finish_intent(done).has_value());
+    EXPECT_EQ(j.pending_intents()->size(), 1u);  // b only
+
+    const auto in_block = j.included_in_block(block);
+    ASSERT_TRUE(in_block.has_value()) << in_block.error().detail;
+    ASSERT_EQ(in_block->size(), 1u);
+    EXPECT_EQ(in_block->at(0).tx_hash, attempts[0].tx_hash);
+    EXPECT_TRUE(j.included_in_block(hash_of(1, 0xcc))->empty());
+
+    ASSERT_TRUE(j.reopen({"a", attempts[0].tx_hash, 140, std::nullopt}).has_value());
+    const auto a = *j.find_intent("a");
+    EXPECT_FALSE(a->outcome.has_value());
+    EXPECT_EQ(a->intent.deadline_block, std::optional<uint64_t>(140));
+    EXPECT_EQ(a->attempts.at(0).state, AttemptState::broadcast);
+    EXPECT_FALSE(a->attempts.at(0).included_block_hash.has_value());
+    EXPECT_EQ(j.pending_intents()->size(), 2u);
+    EXPECT_TRUE(j.included_in_block(block)->empty());
+
+    EXPECT_EQ(j.reopen({"zz", attempts[0].tx_hash, {}, {}}).error().kind,
+              JournalErrc::unknown_intent);
+    EXPECT_EQ(j.reopen({"b", hash_of(9, 9), {}, {}}).error().kind, JournalErrc::unknown_attempt);
+    EXPECT_EQ(j.find_intent("b").value()->attempts.at(0).state, AttemptState::included);
+}
+
+TEST(journal, migrating_a_version_1_file_keeps_only_the_newest_live_attempt_per_nonce) {
+    TempDir dir;
+    {
+        auto j = open_ok(dir.path());
+        const std::vector<Intent> intents{make_intent("a")};
+        const std::vector<Attempt> first{make_attempt("a", 5)};
+        record_ok(j, intents, first);
+    }
+    // As a version 1 file holds them: a predecessor and its replacement, both live.
+    raw_exec(dir.file(),
+             "DROP INDEX attempts_live_nonce; DROP INDEX attempts_by_block; "
+             "UPDATE schema_version SET version = 1; "
+             "INSERT INTO attempts SELECT x'01' || substr(tx_hash, 2), intent_key, chain_id, "
+             "signer, nonce, raw_tx, max_fee_per_gas, max_priority_fee_per_gas, gas_limit, "
+             "dry_run, 'broadcast', NULL, NULL FROM attempts");
+    {
+        auto j = open_ok(dir.path());
+        const auto a = *j.find_intent("a");
+        ASSERT_EQ(a->attempts.size(), 2u);
+        EXPECT_EQ(a->attempts[0].state, AttemptState::replaced);
+        EXPECT_EQ(a->attempts[1].state, AttemptState::broadcast);
+        EXPECT_EQ(a->attempts[1].tx_hash, hash_of(5, 1));
+    }
+    EXPECT_EQ(raw_count(dir.file(), "SELECT max(version) FROM schema_version"), 2);
 }

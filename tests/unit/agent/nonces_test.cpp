@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+#include <vector>
+
 namespace {
 
 using namespace vigil::agent;
@@ -131,4 +134,84 @@ TEST(nonce_event, names_are_stable) {
     EXPECT_EQ(to_string(NonceEvent::foreign_nonces), "foreign_nonces");
     EXPECT_EQ(to_string(NonceEvent::gap), "gap");
     EXPECT_EQ(to_string(NonceEvent::node_behind), "node_behind");
+    EXPECT_EQ(to_string(NonceEvent::reorged), "reorged");
+    EXPECT_EQ(to_string(NonceEvent::implausible), "implausible");
+}
+
+TEST(nonce_tracker, after_a_removed_block_the_latest_count_may_go_down_once) {
+    NonceTracker t(1, kSigner, 20, 20);
+    t.reserve(2);
+    EXPECT_EQ(t.observe_latest_count(22).event, NonceEvent::consistent);
+    t.reorged();
+    const auto o = t.observe_latest_count(15);
+    EXPECT_EQ(o, (NonceObservation{NonceEvent::reorged, {15, 22}, {}}));
+    EXPECT_EQ(o.to_string(), "reorged: nonces 15..21 no longer mined after a reorg");
+    EXPECT_EQ(t.confirmed(), 15u);
+    EXPECT_EQ(t.next(), 22u);
+    EXPECT_EQ(t.in_flight(), (NonceRange{15, 22}));
+    // Without another removed block, a lower count is a lagging node again.
+    EXPECT_EQ(t.observe_latest_count(14).event, NonceEvent::node_behind);
+    EXPECT_EQ(t.confirmed(), 15u);
+}
+
+TEST(nonce_tracker, counts_above_the_bound_are_ignored_and_nothing_wraps) {
+    constexpr uint64_t kTop = std::numeric_limits<uint64_t>::max();
+    NonceTracker t(1, kSigner, 3, 3);
+    const auto o = t.observe_pending_count(kTop);
+    EXPECT_EQ(o.event, NonceEvent::implausible);
+    EXPECT_EQ(o.to_string(), "implausible: count 18446744073709551615 ignored");
+    EXPECT_EQ(t.observe_latest_count(kTop).event, NonceEvent::implausible);
+    EXPECT_EQ(t.observe_pending_count(NonceTracker::kMaxCount + 1).event, NonceEvent::implausible);
+    EXPECT_EQ(t.next(), 3u);
+    EXPECT_EQ(t.confirmed(), 3u);
+    // The largest count believed still leaves room for any wave.
+    EXPECT_EQ(t.observe_pending_count(NonceTracker::kMaxCount).event, NonceEvent::foreign_nonces);
+    EXPECT_EQ(t.reserve(1u << 31).end, NonceTracker::kMaxCount + (1u << 31));
+}
+
+TEST(nonce_tracker, holes_below_ours_are_filled_after_the_wait) {
+    // Ours: 12 and 13; the chain's count is 10; nothing of ours holds 10 or 11.
+    NonceTracker t(1, kSigner, 14, 10);
+    const uint64_t ours[] = {13, 12};
+    EXPECT_TRUE(t.check_holes(10, ours, 100, 3, 8).empty());  // seen at 100
+    EXPECT_TRUE(t.check_holes(10, ours, 102, 3, 8).empty());
+    const HolePlan plan = t.check_holes(10, ours, 103, 3, 8);
+    EXPECT_EQ(plan.fill, (std::vector<uint64_t>{10, 11}));
+    EXPECT_TRUE(plan.given_back.empty());
+    EXPECT_EQ(t.next(), 14u);
+    // At most max_fill at a time, lowest first.
+    NonceTracker u(1, kSigner, 14, 10);
+    EXPECT_TRUE(u.check_holes(10, ours, 100, 0, 1).fill == std::vector<uint64_t>{10});
+}
+
+TEST(nonce_tracker, a_hole_that_closes_restarts_the_wait) {
+    NonceTracker t(1, kSigner, 12, 10);
+    const uint64_t ours[] = {11};
+    EXPECT_TRUE(t.check_holes(10, ours, 100, 3, 8).empty());
+    // Another sender's transaction at 10 was mined: no hole.
+    EXPECT_TRUE(t.check_holes(11, ours, 101, 3, 8).empty());
+    const uint64_t more[] = {13};
+    NonceTracker u(1, kSigner, 14, 12);
+    EXPECT_TRUE(u.check_holes(12, more, 102, 3, 8).empty());
+    EXPECT_TRUE(u.check_holes(12, more, 104, 3, 8).empty());
+    EXPECT_EQ(u.check_holes(12, more, 105, 3, 8).fill, (std::vector<uint64_t>{12}));
+    // Nothing in flight and nothing reserved: never a hole.
+    NonceTracker v(1, kSigner, 5, 5);
+    EXPECT_TRUE(v.check_holes(5, {}, 100, 0, 8).empty());
+}
+
+TEST(nonce_tracker, an_inflated_pending_count_is_given_back_and_not_believed_again) {
+    NonceTracker t(1, kSigner, 10, 10);
+    t.reserve(1);  // ours: 10
+    EXPECT_EQ(t.observe_pending_count(40).event, NonceEvent::foreign_nonces);
+    EXPECT_EQ(t.next(), 40u);
+    const uint64_t ours[] = {10};
+    EXPECT_TRUE(t.check_holes(10, ours, 200, 3, 8).empty());
+    const HolePlan plan = t.check_holes(10, ours, 203, 3, 8);
+    EXPECT_TRUE(plan.fill.empty());
+    EXPECT_EQ(plan.given_back, (NonceRange{11, 40}));
+    EXPECT_EQ(t.next(), 11u);
+    EXPECT_EQ(t.observe_pending_count(40).event, NonceEvent::implausible);
+    EXPECT_EQ(t.next(), 11u);
+    EXPECT_EQ(t.observe_pending_count(41).event, NonceEvent::foreign_nonces);  // new use
 }
