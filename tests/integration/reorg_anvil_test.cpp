@@ -82,7 +82,7 @@ public:
                             [this](std::string_view event, std::string detail) {
                                 log_.info(event, {{"detail", detail}});
                             }),
-                        "keeper", true});
+                        "keeper", config::Simulation::automatic});
         runner_ = std::make_unique<ChainRunner>(config_, config_.chains.at("local"),
                                                 std::move(list), signers_, log_);
         thread_ = std::thread([this] { result_ = runner_->run(); });
