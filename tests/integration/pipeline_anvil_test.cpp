@@ -506,6 +506,34 @@ TEST(pipeline_anvil, with_a_private_relay_every_broadcast_goes_to_it) {
     EXPECT_EQ(rig.relay_proxy->received("eth_getTransactionCount"), 0u);
 }
 
+// "simulate": "auto" (the default): an exact intent goes out without eth_call and
+// eth_estimateGas (gas_cap as its gas limit), ahead of the wave's inexact ones, which are
+// simulated; "always" simulates both.
+TEST(pipeline_anvil, under_auto_only_inexact_intents_are_simulated_and_exact_ones_go_first) {
+    Rig rig({}, true);
+    rig.start();
+    Intent inexact = rig.intent(21);
+    Intent exact = rig.intent(22);
+    exact.exact = true;
+    exact.gas_cap = 200'000;
+    rig.submit({inexact, exact});
+    EXPECT_EQ(rig.read_proxy->received("eth_call"), 1u);
+    EXPECT_EQ(rig.read_proxy->received("eth_estimateGas"), 1u);
+    const Attempt first = rig.attempts("test/hit/22").at(0);
+    const Attempt second = rig.attempts("test/hit/21").at(0);
+    EXPECT_LT(first.nonce, second.nonce) << "the exact intent did not go first";
+    EXPECT_EQ(first.gas_limit, 200'000u);
+    rig.settle(2);
+    ASSERT_EQ(rig.outcomes.size(), 2u) << rig.log_text.str();
+    for (const Reported& r : rig.outcomes) EXPECT_EQ(r.outcome.kind, OutcomeKind::included);
+
+    Intent again = rig.intent(23);
+    again.exact = true;
+    again.gas_cap = 200'000;
+    rig.submit({again}, SubmitOptions{config::Simulation::always});
+    EXPECT_EQ(rig.read_proxy->received("eth_call"), 2u);
+}
+
 TEST(pipeline_anvil, a_large_wave_is_signed_with_consecutive_nonces) {
     PipelineConfig config;
     config.max_inflight_txs = 16;
