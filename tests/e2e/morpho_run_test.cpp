@@ -327,24 +327,8 @@ public:
         return book;
     }
 
-    /// Morpho's answer: a liquidate of one wei of collateral simulated from the keeper at
-    /// `block` reverts with "position is healthy" exactly when it is (a liquidatable one
-    /// fails later, at the transfer, for want of an allowance, or succeeds).
     bool is_healthy_on_chain(std::size_t b, BlockId block) {
-        const auto& borrower = d().borrowers[b];
-        const auto sim =
-            chain().call(d().keeper, d().morpho,
-                         test::calldata("liquidate(" + std::string(test::kMarketParamsType) +
-                                            ",address,uint256,uint256,bytes)",
-                                        {test::to_abi(d().markets[borrower.market].params),
-                                         borrower.address, u256(1), u256(0), Bytes{}}),
-                         block);
-        if (sim) return false;
-        const auto data = rpc::revert_data(sim.error().rpc);
-        if (!data) return false;
-        const auto revert = vigil::abi::decode_revert(*data);
-        return revert && revert->kind == vigil::abi::RevertKind::error_string &&
-               revert->message == "position is healthy";
+        return test::is_healthy_on_chain(chain(), d(), b, block);
     }
 
     std::vector<Liquidation> liquidations() {

@@ -114,25 +114,11 @@ public:
         return chain().block_number();
     }
 
-    /// Morpho's own answer: a liquidate of one wei simulated from the keeper reverts with
-    /// "position is healthy" exactly when it is.
+    /// The borrowers Morpho says are not healthy at `block`.
     std::set<std::size_t> liquidatable(BlockId block) {
         std::set<std::size_t> out;
-        for (std::size_t b = 0; b < d().borrowers.size(); ++b) {
-            const auto& borrower = d().borrowers[b];
-            const auto sim =
-                chain().call(d().keeper, d().morpho,
-                             test::calldata("liquidate(" + std::string(test::kMarketParamsType) +
-                                                ",address,uint256,uint256,bytes)",
-                                            {test::to_abi(d().markets[borrower.market].params),
-                                             borrower.address, u256(1), u256(0), Bytes{}}),
-                             block);
-            const auto data = sim ? std::nullopt : rpc::revert_data(sim.error().rpc);
-            std::optional<vigil::abi::Revert> revert;
-            if (data)
-                if (auto decoded = vigil::abi::decode_revert(*data)) revert = *decoded;
-            if (!revert || revert->message != "position is healthy") out.insert(b);
-        }
+        for (std::size_t b = 0; b < d().borrowers.size(); ++b)
+            if (!test::is_healthy_on_chain(chain(), d(), b, block)) out.insert(b);
         return out;
     }
 

@@ -457,4 +457,21 @@ u256 read_price(DevChain& chain, const Address& oracle, BlockId block) {
     return as_u256(call_decode(chain, oracle, "price()(uint256)", {}, block).at(0));
 }
 
+bool is_healthy_on_chain(DevChain& chain, const MorphoDeployment& deployment, std::size_t index,
+                         BlockId block) {
+    const auto& borrower = deployment.borrowers.at(index);
+    const auto sim = chain.call(
+        deployment.keeper, deployment.morpho,
+        calldata("liquidate(" + std::string(kMarketParamsType) + ",address,uint256,uint256,bytes)",
+                 {to_abi(deployment.markets.at(borrower.market).params), borrower.address, u256(1),
+                  u256(0), Bytes{}}),
+        block);
+    if (sim) return false;
+    const auto data = rpc::revert_data(sim.error().rpc);
+    if (!data) return false;
+    const auto revert = abi::decode_revert(*data);
+    return revert && revert->kind == abi::RevertKind::error_string &&
+           revert->message == "position is healthy";
+}
+
 }  // namespace vigil::test

@@ -177,6 +177,12 @@ morpho::Position read_position(DevChain& chain, const Address& morpho, const Has
                                const Address& account, BlockId block = BlockTag::latest);
 /// OracleMock/IOracle.price().
 u256 read_price(DevChain& chain, const Address& oracle, BlockId block = BlockTag::latest);
+/// Morpho's own answer on whether borrower `index` of `deployment` is healthy at `block`: a
+/// liquidate of one wei of collateral simulated from the keeper reverts with "position is
+/// healthy" exactly when it is (a liquidatable one fails later, at the transfer, for want of
+/// an allowance, or succeeds).
+bool is_healthy_on_chain(DevChain& chain, const MorphoDeployment& deployment, std::size_t index,
+                         BlockId block = BlockTag::latest);
 
 // ---------------------------------------------------------------------------------------
 
