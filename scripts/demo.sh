@@ -101,11 +101,13 @@ echo "transactions vigil sent: $(grep -c ' tx.sent ' "$work/vigil.log" || true),
 cat <<'EOF'
 
 What happened: vigil backfilled Morpho's logs into an in-memory mirror of every market and
-position, followed new blocks over the websocket, and at each block read the oracle
-prices in one batched call. When the prices fell it computed health with Morpho's exact
-math, chose for each unhealthy borrower the seized amount that maximizes profit, approved
-the loan token once, and sent the liquidations, the most profitable first and the rest in
-one batch: simulated, priced, signed, journaled (state in ./vigil-state), confirmed. To
+position, approved the loan token at start (before any liquidation needed it), followed
+new blocks over the websocket and read each block's logs and oracle prices in one batched
+request. When the prices fell it computed health with Morpho's exact math, chose for each
+unhealthy borrower the seized amount that maximizes profit, and sent every liquidation in
+that block's wave, the most profitable first and the rest in one batch: priced, signed,
+journaled (state in ./vigil-state), confirmed; not simulated, since the amounts come from
+exact math on state read at the block (`"simulate": "auto"`). To
 point vigil at a real chain, start from config/examples/mainnet.json (see README.md,
 "Running on a real chain").
 EOF
