@@ -111,7 +111,7 @@ Bytes liquidate_calldata(const MarketParams& params, const Address& borrower, co
         .out;
 }
 
-// IIrm.borrowRateView(MarketParams, Market): the rate for the totals the mirror predicts.
+// IIrm.borrowRateView(MarketParams, Market): the rate at these totals.
 Bytes rate_call(const MarketParams& params, const Market& t) {
     return Words(kBorrowRateViewSelector)
         .params(params)
