@@ -217,6 +217,12 @@ Task<Result<BlockTracker::Entry, TrackError>> BlockTracker::fetch_entry(BlockHea
     std::vector<CallRequest> calls;
     if (options_.reads) calls = options_.reads(header);
     auto data = co_await provider_.read_block(options_.filters, header.hash, calls);
+    if (!data && !calls.empty()) {
+        // The calls may be what the node refused (a batch above its size limit): the
+        // block's logs alone, and its consumers make their reads themselves.
+        calls.clear();
+        data = co_await provider_.read_block(options_.filters, header.hash, calls);
+    }
     if (!data) {
         co_return unexpected(TrackError{
             TrackErrc::rpc_failed, std::move(data.error()),

@@ -33,7 +33,9 @@ struct BlockTrackerOptions {
     std::vector<LogFilter> filters;
     /// Calls made at each added block's hash in the same JSON-RPC batch as its logs
     /// (Provider::read_block), asked when the block is fetched; their answers come with
-    /// the block (BlockEvent::reads). Unset or empty: none.
+    /// the block (BlockEvent::reads). Unset or empty: none. When the batch fails, the
+    /// block is fetched again without them (a node may refuse a batch for its size), and
+    /// comes without reads.
     std::function<std::vector<CallRequest>(const BlockHeader&)> reads = nullptr;
 };
 

@@ -73,6 +73,20 @@ public:
     }
 
     Task<RpcResult<uint64_t>> block_number() override { co_return head().number; }
+    /// While set, a read_block with calls fails as a whole, as a node refuses a batch
+    /// above its size limit (geth: 1,000 calls).
+    bool refuse_batches_with_calls = false;
+    Task<RpcResult<BlockData>> read_block(std::span<const LogFilter> filters,
+                                          const Hash32& block_hash,
+                                          std::span<const CallRequest> requests) override {
+        if (refuse_batches_with_calls && !requests.empty()) {
+            ++calls;
+            co_return unexpected(rpc::Failure{rpc::Errc::rpc_error, "fake",
+                                              rpc::RpcError{-32600, "batch too large", ""}, 0,
+                                              std::nullopt, ""});
+        }
+        co_return co_await Provider::read_block(filters, block_hash, requests);
+    }
     /// Answers each call with its data and the block's hash, so that a test can tell
     /// which block each answer was read at.
     Task<std::vector<RpcResult<Bytes>>> call_batch(std::span<const CallRequest> requests,
@@ -389,6 +403,19 @@ TEST(block_tracker, each_added_block_brings_the_reads_asked_for_it) {
         EXPECT_EQ(e.reads->find({std::nullopt, kTokenA, Bytes{n, n}, std::nullopt, std::nullopt}),
                   nullptr);  // not asked: not there
     }
+}
+
+TEST(block_tracker, a_block_whose_reads_the_node_refuses_comes_with_its_logs_alone) {
+    Harness h(64, {LogFilter{}}, [](const BlockHeader&) {
+        return std::vector<CallRequest>{
+            {std::nullopt, kTokenA, Bytes{1}, std::nullopt, std::nullopt}};
+    });
+    h.chain.refuse_batches_with_calls = true;
+    h.chain.extend_to(1);
+    h.follow();
+    ASSERT_EQ(h.seen, added_range(h.chain, 1, 1));
+    EXPECT_EQ(h.events[0].logs.size(), 2u);
+    EXPECT_EQ(h.events[0].reads, nullptr);  // its consumers read for themselves
 }
 
 TEST(block_tracker, a_failed_reorg_fetch_delivers_nothing_and_a_retry_completes) {
