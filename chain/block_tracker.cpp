@@ -76,6 +76,7 @@ Task<Result<void, TrackError>> BlockTracker::advance(BlockHeader head) {
         bool& busy;
         ~Release() { busy = false; }
     } release{busy_};
+    target_ = head.number;
 
     if (window_.empty()) {
         if (resume_at_ && head.number < *resume_at_) co_return ok();
@@ -184,7 +185,8 @@ void BlockTracker::push(Entry entry) {
     if (window_.size() > options_.depth) window_.pop_front();
     const Entry& e = window_.back();
     if (callbacks_.on_event)
-        callbacks_.on_event(BlockEvent{BlockEvent::Kind::added, e.header, e.logs, e.reads});
+        callbacks_.on_event(BlockEvent{BlockEvent::Kind::added, e.header, e.logs, e.reads,
+                                       e.header.number < target_});
 }
 
 void BlockTracker::pop_removed() {
@@ -215,7 +217,7 @@ Task<Result<BlockHeader, TrackError>> BlockTracker::fetch_header(BlockId id, std
 
 Task<Result<BlockTracker::Entry, TrackError>> BlockTracker::fetch_entry(BlockHeader header) {
     std::vector<CallRequest> calls;
-    if (options_.reads) calls = options_.reads(header);
+    if (options_.reads && header.number >= target_) calls = options_.reads(header);
     auto data = co_await provider_.read_block(options_.filters, header.hash, calls);
     if (!data && !calls.empty()) {
         // The calls may be what the node refused (a batch above its size limit): the

@@ -33,8 +33,9 @@ struct BlockTrackerOptions {
     std::vector<LogFilter> filters;
     /// Calls made at each added block's hash in the same JSON-RPC batch as its logs
     /// (Provider::read_block), asked when the block is fetched; their answers come with
-    /// the block (BlockEvent::reads). Unset or empty: none. When the batch fails, the
-    /// block is fetched again without them (a node may refuse a batch for its size), and
+    /// the block (BlockEvent::reads). Only for the head being advanced to: blocks on the
+    /// way to it are delivered catching_up, without reads. Unset or empty: none. When the batch
+    /// fails, the block is fetched again without them (a node may refuse a batch for its size), and
     /// comes without reads.
     std::function<std::vector<CallRequest>(const BlockHeader&)> reads = nullptr;
 };
@@ -81,7 +82,8 @@ struct DeepReorg {
 ///   with the logs they were delivered with marked `removed`, and the new branch
 ///   added, oldest first, with its logs;
 /// - a head already delivered, or older than the window, is ignored.
-/// So the added-minus-removed events always spell one hash-linked chain.
+/// So the added-minus-removed events always spell one hash-linked chain. Added blocks
+/// below the head are delivered `catching_up` (BlockEvent), the head itself not.
 ///
 /// A failed fetch leaves the delivered chain consistent: a reorg is fetched in full
 /// before any of it is delivered, a backfill delivers block by block. Calling
@@ -141,6 +143,7 @@ private:
     std::deque<Entry> window_;  ///< contiguous numbers, hash-linked, oldest first
     std::optional<uint64_t> resume_at_;
     uint64_t first_delivered_ = 0;  ///< lowest number delivered since the (re)start
+    uint64_t target_ = 0;           ///< the head `advance` is on its way to
     bool busy_ = false;
 };
 

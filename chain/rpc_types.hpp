@@ -119,6 +119,10 @@ struct BlockEvent {
     /// Calls made at this block's hash in the same JSON-RPC batch as its logs (see
     /// BlockTrackerOptions::reads); null when none were asked.
     std::shared_ptr<const BlockReads> reads = nullptr;
+    /// An added block delivered on the way to a newer head the stream already knows (a
+    /// backfill after a gap or a restart, a reorg's new branch below its top): consumers
+    /// keep their mirrors with it and act at the newest block only. It carries no reads.
+    bool catching_up = false;
 };
 
 std::string to_string(BlockTag tag);

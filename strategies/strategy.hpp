@@ -74,7 +74,9 @@ public:
         return {};
     }
     /// One event of the block stream (added or removed), in order. Returns the intents this
-    /// block calls for (an empty list for removed blocks and most added ones). The runner
+    /// block calls for (an empty list for removed blocks and most added ones). An added
+    /// block `catching_up` (a newer one is already known) should only move the mirror:
+    /// deciding at it would act on state the chain has left behind. The runner
     /// also calls it once at start with the head it started at (an added event without
     /// logs, for a block start() already applied): intents due before any new block, such
     /// as approvals, go out then.

@@ -910,7 +910,8 @@ Task<std::vector<Intent>> MorphoLiquidator::on_block(const BlockEvent& event) {
         for (const Log& l : event.logs) apply_log(l, false, event.header.timestamp);
         applied_through_ = number;
     }
-    if (!provider_) co_return intents;  // not started
+    // Not started yet, or a newer block is on its way: the mirror is moved, nothing decided.
+    if (!provider_ || event.catching_up) co_return intents;
     auto read = co_await read_and_evaluate(event.header, event.reads.get(), &intents);
     if (!read) log("morpho.read_failed", read.error() + "; no liquidations this block");
     co_return intents;

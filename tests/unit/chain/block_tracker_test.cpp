@@ -225,6 +225,8 @@ TEST(block_tracker, backfills_a_gap_oldest_first) {
     for (const BlockEvent& e : h.events) {
         ASSERT_EQ(e.logs.size(), 2u);
         EXPECT_EQ(e.logs[0].block_hash, e.header.hash);
+        // Heads 2 and 9 are the newest known when delivered; 3..8 are on the way to 9.
+        EXPECT_EQ(e.catching_up, e.header.number != 2 && e.header.number != 9) << e.header.number;
     }
 }
 
@@ -261,6 +263,9 @@ TEST(block_tracker, unwinds_a_reorg_newest_first_then_adds_the_branch) {
     EXPECT_EQ(h.events[0].logs[0].block_hash, old[2].hash);
     EXPECT_FALSE(h.events[3].logs[0].removed);
     EXPECT_TRUE(h.deep.empty());
+    // The new branch below its top (7) is on the way to it.
+    for (std::size_t i = 3; i < h.events.size(); ++i)
+        EXPECT_EQ(h.events[i].catching_up, h.events[i].header.number != 7) << i;
 }
 
 TEST(block_tracker, reorg_to_the_same_height_and_to_a_shorter_chain) {
@@ -387,10 +392,14 @@ TEST(block_tracker, each_added_block_brings_the_reads_asked_for_it) {
     h.follow();
     h.chain.fork(2, 3);  // a reorg: 3 removed, 3' added
     h.follow();
-    EXPECT_EQ(asked, (std::vector<uint64_t>{1, 2, 3, 3}));
+    // Block 2 was fetched on the way to head 3: it is catching up, without reads.
+    EXPECT_EQ(asked, (std::vector<uint64_t>{1, 3, 3}));
     ASSERT_EQ(h.events.size(), 5u);
+    EXPECT_EQ(h.events[1].header.number, 2u);
+    EXPECT_TRUE(h.events[1].catching_up);
+    EXPECT_EQ(h.events[1].reads, nullptr);
     for (const BlockEvent& e : h.events) {
-        if (e.kind == BlockEvent::Kind::removed) continue;
+        if (e.kind == BlockEvent::Kind::removed || e.catching_up) continue;
         ASSERT_TRUE(e.reads) << e.header.number;
         EXPECT_EQ(e.logs.size(), 2u);  // the logs came with them
         const uint8_t n = static_cast<uint8_t>(e.header.number);

@@ -794,6 +794,28 @@ TEST(morpho_liquidator, a_market_the_block_reads_missed_is_read_at_once) {
     EXPECT_NE(intents[0].idempotency_key.find(to_hex(other.id())), std::string::npos);
 }
 
+TEST(morpho_liquidator, a_block_on_the_way_to_a_newer_one_moves_the_mirror_and_decides_nothing) {
+    Rig rig;
+    auto& c = rig.chain;
+    open_book(c);
+    c.mine();
+    rig.start();
+    rig.block();
+    c.prices[c.params.oracle] = 1'900 * kOraclePriceScale;
+    c.supply_collateral(c.id, kBob, kWad);
+    BlockEvent behind = c.mine();
+    behind.catching_up = true;
+    const int batches = c.batches;
+    EXPECT_TRUE(run(rig.liquidator->on_block(behind)).empty());
+    EXPECT_EQ(c.batches, batches);  // nothing read either
+    const auto bob = rig.liquidator->position(c.id, kBob);
+    ASSERT_TRUE(bob);
+    EXPECT_EQ(bob->collateral, 11 * kWad);  // its log is in the mirror
+    const auto intents = rig.block();       // the newest block: alice is liquidated
+    ASSERT_EQ(intents.size(), 1u);
+    EXPECT_EQ(intents[0].idempotency_key, rig.key(kAlice, 0));
+}
+
 TEST(morpho_liquidator, liquidations_are_exact_unless_the_mirror_is_in_doubt) {
     Rig rig;
     auto& c = rig.chain;
