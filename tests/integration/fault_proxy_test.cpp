@@ -247,7 +247,9 @@ TEST(fault_proxy, forwards_websocket_unchanged_and_uncounted) {
     const RunResult number = cast_at(proxy.ws_url(), {"block-number"});
     ASSERT_EQ(number.exit_code, 0) << number.err;
     EXPECT_EQ(trimmed(number.out), "1");
-    EXPECT_EQ(proxy.connections_accepted(), 2u);
+    // Each cast run came through the proxy; how many connections it opens is cast's choice
+    // (sometimes one more, seen on a loaded machine).
+    EXPECT_GE(proxy.connections_accepted(), 2u);
     // Frames on an upgraded connection are opaque: nothing in them is framed as HTTP.
     EXPECT_EQ(proxy.received("eth_sendRawTransaction"), 0u);
     EXPECT_EQ(proxy.received("eth_blockNumber"), 0u);
