@@ -252,6 +252,8 @@ struct Rig {
         const auto r = run(liquidator->start(context, chain.number, std::nullopt));
         ASSERT_TRUE(r.has_value()) << r.error();
     }
+    /// open_book mined, then start().
+    void start_on_book();
     std::vector<Intent> block() { return run(liquidator->on_block(chain.mine())); }
     bool logged(std::string_view needle) const {
         return std::any_of(lines.begin(), lines.end(), [&](const std::string& l) {
@@ -276,6 +278,24 @@ void open_book(FakeChain& c) {
     c.borrow(c.id, kAlice, u256(17'000) * kWad);
     c.supply_collateral(c.id, kBob, 10 * kWad);
     c.borrow(c.id, kBob, u256(10'000) * kWad);
+}
+
+void Rig::start_on_book() {
+    open_book(chain);
+    chain.mine();
+    start();
+}
+
+/// A second market of c.params' tokens with its own oracle, where bob borrows 17,100
+/// against 10 collateral: liquidatable at 1,900. Returns its params.
+MarketParams open_bobs_other_market(FakeChain& c) {
+    MarketParams other = c.params;
+    other.oracle = address_of("other oracle");
+    c.create_market(other);
+    c.supply(other.id(), u256(100'000) * kWad);
+    c.supply_collateral(other.id(), kBob, 10 * kWad);
+    c.borrow(other.id(), kBob, u256(17'100) * kWad);
+    return other;
 }
 
 const vabi::Function& liquidate_fn() {
@@ -351,9 +371,7 @@ TEST(morpho_liquidator, backfill_mirrors_positions_and_only_listed_markets) {
 TEST(morpho_liquidator, removed_block_undoes_its_logs) {
     Rig rig;
     auto& c = rig.chain;
-    open_book(c);
-    c.mine();
-    rig.start();
+    rig.start_on_book();
     const std::string before = rig.liquidator->save();
     // A block with every kind of position change, a new market, a fee and a liquidation.
     MarketParams other = c.params;
@@ -446,9 +464,7 @@ TEST(morpho_liquidator, save_restore_round_trip_and_rejections) {
 TEST(morpho_liquidator, liquidates_an_unhealthy_position_with_the_best_plan) {
     Rig rig;
     auto& c = rig.chain;
-    open_book(c);
-    c.mine();
-    rig.start();
+    rig.start_on_book();
     EXPECT_TRUE(rig.block().empty());  // all healthy at 2,000
     c.prices[c.params.oracle] = 1'900 * kOraclePriceScale;
     const int batches = c.batches;
@@ -498,9 +514,7 @@ TEST(morpho_liquidator, liquidates_an_unhealthy_position_with_the_best_plan) {
 TEST(morpho_liquidator, no_second_intent_while_in_flight_then_new_keys) {
     Rig rig;
     auto& c = rig.chain;
-    open_book(c);
-    c.mine();
-    rig.start();
+    rig.start_on_book();
     c.prices[c.params.oracle] = 1'900 * kOraclePriceScale;
     ASSERT_EQ(rig.block().size(), 1u);
     EXPECT_EQ(rig.liquidator->in_flight(), std::vector<std::string>{rig.key(kAlice, 0)});
@@ -528,9 +542,7 @@ TEST(morpho_liquidator, no_second_intent_while_in_flight_then_new_keys) {
 TEST(morpho_liquidator, forgets_an_intent_without_outcome_after_the_timeout) {
     Rig rig;
     auto& c = rig.chain;
-    open_book(c);
-    c.mine();
-    rig.start();
+    rig.start_on_book();
     c.prices[c.params.oracle] = 1'900 * kOraclePriceScale;
     ASSERT_EQ(rig.block().size(), 1u);
     // No outcome ever comes (e.g. the journal skipped a key it had finished): after the
@@ -589,9 +601,7 @@ TEST(morpho_liquidator, approves_ahead_of_need_at_the_first_evaluation) {
 TEST(morpho_liquidator, approves_the_loan_token_of_a_new_market_when_it_appears) {
     Rig rig;
     auto& c = rig.chain;
-    open_book(c);
-    c.mine();
-    rig.start();
+    rig.start_on_book();
     EXPECT_TRUE(rig.block().empty());  // approved already
     MarketParams other = c.params;
     other.loan_token = address_of("other loan");
@@ -677,12 +687,7 @@ TEST(morpho_liquidator, oracle_revert_skips_that_market_only) {
     Rig rig;
     auto& c = rig.chain;
     open_book(c);
-    MarketParams other = c.params;
-    other.oracle = address_of("other oracle");
-    c.create_market(other);
-    c.supply(other.id(), u256(100'000) * kWad);
-    c.supply_collateral(other.id(), kBob, 10 * kWad);
-    c.borrow(other.id(), kBob, u256(17'100) * kWad);
+    const MarketParams other = open_bobs_other_market(c);
     c.mine();
     rig.start();
     c.prices[c.params.oracle] = std::nullopt;            // reverts
@@ -698,9 +703,7 @@ TEST(morpho_liquidator, oracle_revert_skips_that_market_only) {
 TEST(morpho_liquidator, rate_is_read_again_when_the_logs_mispredict_the_market) {
     Rig rig;
     auto& c = rig.chain;
-    open_book(c);
-    c.mine();
-    rig.start();
+    rig.start_on_book();
     int calls = c.rate_calls;
     rig.block();
     EXPECT_EQ(c.rate_calls, calls + 1);  // predicted right: one rate call in the batch
@@ -731,9 +734,7 @@ std::vector<CallRequest> reads_asked_for_next_block(Rig& rig) {
 TEST(morpho_liquidator, a_block_that_brings_its_reads_costs_no_request) {
     Rig rig;
     auto& c = rig.chain;
-    open_book(c);
-    c.mine();
-    rig.start();
+    rig.start_on_book();
     rig.block();
     c.prices[c.params.oracle] = 1'900 * kOraclePriceScale;
     const BlockEvent event = mine_with_reads(c, reads_asked_for_next_block(rig));
@@ -748,9 +749,7 @@ TEST(morpho_liquidator, a_block_that_brings_its_reads_costs_no_request) {
 TEST(morpho_liquidator, a_market_touched_in_the_block_needs_no_rate) {
     Rig rig;
     auto& c = rig.chain;
-    open_book(c);
-    c.mine();
-    rig.start();
+    rig.start_on_book();
     rig.block();
     // Asked before the block: the rate at the totals of the last read. The block then
     // supplies to the market, which accrues it to the block's timestamp (lastUpdate).
@@ -772,17 +771,10 @@ TEST(morpho_liquidator, a_market_touched_in_the_block_needs_no_rate) {
 TEST(morpho_liquidator, a_market_the_block_reads_missed_is_read_at_once) {
     Rig rig;
     auto& c = rig.chain;
-    open_book(c);
-    c.mine();
-    rig.start();
+    rig.start_on_book();
     rig.block();
     auto reads = reads_asked_for_next_block(rig);  // before the new market exists
-    MarketParams other = c.params;
-    other.oracle = address_of("other oracle");
-    c.create_market(other);
-    c.supply(other.id(), u256(100'000) * kWad);
-    c.supply_collateral(other.id(), kBob, 10 * kWad);
-    c.borrow(other.id(), kBob, u256(17'100) * kWad);
+    const MarketParams other = open_bobs_other_market(c);
     c.prices[other.oracle] = 1'900 * kOraclePriceScale;
     const BlockEvent event = mine_with_reads(c, reads);
     const int batches = c.batches;
@@ -797,9 +789,7 @@ TEST(morpho_liquidator, a_market_the_block_reads_missed_is_read_at_once) {
 TEST(morpho_liquidator, a_block_on_the_way_to_a_newer_one_moves_the_mirror_and_decides_nothing) {
     Rig rig;
     auto& c = rig.chain;
-    open_book(c);
-    c.mine();
-    rig.start();
+    rig.start_on_book();
     rig.block();
     c.prices[c.params.oracle] = 1'900 * kOraclePriceScale;
     c.supply_collateral(c.id, kBob, kWad);
@@ -819,9 +809,7 @@ TEST(morpho_liquidator, a_block_on_the_way_to_a_newer_one_moves_the_mirror_and_d
 TEST(morpho_liquidator, liquidations_are_exact_unless_the_mirror_is_in_doubt) {
     Rig rig;
     auto& c = rig.chain;
-    open_book(c);
-    c.mine();
-    rig.start();
+    rig.start_on_book();
     rig.block();
     // A reorg: the last block is removed and mined again.
     const BlockEvent last = c.mine();
