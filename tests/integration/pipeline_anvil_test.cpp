@@ -299,6 +299,19 @@ TEST(pipeline_anvil, a_base_fee_spike_is_met_by_a_bumped_replacement_within_the_
     rig.next_base_fee(30 * kGwei);
     rig.mine();
     EXPECT_EQ(rig.nonce(), 0u);
+    // Replaced at the next block: the replacement supersedes its predecessor, one live
+    // attempt per nonce.
+    rig.step();
+    {
+        const auto replaced = rig.attempts("test/hit/3");
+        ASSERT_GE(replaced.size(), 2u) << rig.log_text.str();
+        auto live = rig.journal.live_attempts(31337, rig.keeper);
+        ASSERT_TRUE(live);
+        ASSERT_EQ(live->size(), 1u) << "a replacement must supersede its predecessor";
+        EXPECT_EQ(live->at(0).tx_hash, replaced.back().tx_hash);
+        for (std::size_t i = 0; i + 1 < replaced.size(); ++i)
+            EXPECT_EQ(replaced[i].state, AttemptState::replaced);
+    }
     rig.settle(1);
     ASSERT_EQ(rig.outcomes.size(), 1u) << rig.log_text.str();
     EXPECT_EQ(rig.outcomes[0].outcome.kind, OutcomeKind::included);
@@ -631,33 +644,6 @@ TEST(pipeline_anvil, a_nonce_hole_left_by_an_evicted_foreign_transaction_is_fill
     auto pending = rig.journal.pending_intents();
     ASSERT_TRUE(pending);
     EXPECT_TRUE(pending->empty());
-}
-
-TEST(pipeline_anvil, a_replacement_leaves_one_live_attempt_per_nonce) {
-    PipelineConfig config;
-    config.replace_after_blocks = 1;
-    config.fees.max_fee_gwei = 100;
-    Rig rig(config);
-    rig.start();
-    rig.automine(false);
-    rig.submit({rig.intent(32)});
-    // Stuck under a base fee above what it offers: replaced at the next block.
-    rig.next_base_fee(40 * kGwei);
-    rig.mine();
-    rig.step();
-    const auto attempts = rig.attempts("test/hit/32");
-    ASSERT_GE(attempts.size(), 2u) << rig.log_text.str();
-    auto live = rig.journal.live_attempts(31337, rig.keeper);
-    ASSERT_TRUE(live);
-    ASSERT_EQ(live->size(), 1u) << "a replacement must supersede its predecessor";
-    EXPECT_EQ(live->at(0).tx_hash, attempts.back().tx_hash);
-    for (std::size_t i = 0; i + 1 < attempts.size(); ++i)
-        EXPECT_EQ(attempts[i].state, AttemptState::replaced);
-    rig.next_base_fee(kGwei);
-    rig.settle(1);
-    ASSERT_EQ(rig.outcomes.size(), 1u) << rig.log_text.str();
-    EXPECT_EQ(rig.outcomes[0].outcome.kind, OutcomeKind::included);
-    EXPECT_EQ(rig.hits(32), 1u);
 }
 
 TEST(pipeline_anvil, a_key_changed_under_the_same_signer_name_never_signs_at_the_old_nonces) {
